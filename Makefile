@@ -1,0 +1,70 @@
+# Everyday commands. `make run` and `make test` need nothing but Python >= 3.12:
+# without DATABASE_URL / REDIS_URL they start an embedded PostgreSQL and Redis
+# with their data under var/ (see followup/embedded.py).
+
+VENV := .venv
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+# The virtualenv's python, pytest, honcho, gunicorn and celery come first, for
+# the recipes below and for the Procfile that honcho runs.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+# Starts the embedded servers when needed, runs the command, stops them after.
+EMBEDDED := python -m followup.embedded
+
+# The first Python >= 3.12: python3 (pyenv's shim honours .python-version), then
+# python3.13 / python3.12 on PATH, then the newest under pyenv's versions/.
+PYENV_VERSIONS := $(or $(PYENV_ROOT),$(HOME)/.pyenv)/versions
+FIND_PYTHON := for py in python3 python3.13 python3.12 \
+		$$(ls -d $(PYENV_VERSIONS)/3.1[2-9]*/bin/python 2>/dev/null | sort -rV); do \
+	if "$$py" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
+		"$$py" -c 'import sys; print(sys.executable)'; exit 0; \
+	fi; \
+	done; exit 1
+
+.PHONY: venv run test lint clean clean-data
+
+venv: $(STAMP)
+
+# Re-installs only when pyproject.toml changed since the last install.
+$(STAMP): pyproject.toml
+	@set -e; \
+	if [ ! -x $(VENV)/bin/python ]; then \
+		py=$$($(FIND_PYTHON)) || { \
+			echo "error: no Python >= 3.12 found (tried python3, python3.13, python3.12" \
+				"and $(PYENV_VERSIONS)/3.1[2-9]*); install one, e.g. 'pyenv install 3.13'" >&2; \
+			exit 1; }; \
+		echo "Creating $(VENV) with $$py"; \
+		"$$py" -m venv $(VENV); \
+	fi; \
+	echo "Installing the project and its dev dependencies into $(VENV)"; \
+	$(VENV)/bin/python -m pip install -qq --disable-pip-version-check -e '.[dev]'; \
+	touch $@
+
+# Serves on 127.0.0.1:8000 (or $PORT: honcho gives it to the first process, web).
+# Ctrl-C stops the processes and the embedded servers; the data stays in var/.
+run: venv
+	$(EMBEDDED) sh -c '\
+		python manage.py migrate --noinput && \
+		python manage.py collectstatic --noinput --verbosity 0 && \
+		python manage.py seed_demo && \
+		exec honcho start --port $${PORT:-8000}'
+
+# PYTEST_ARGS is passed on word by word: make test PYTEST_ARGS="-k sweep -x"
+test: lint
+	$(EMBEDDED) sh -c '\
+		python manage.py check && \
+		python manage.py makemigrations --check --dry-run && \
+		exec pytest "$$@"' pytest $(PYTEST_ARGS)
+
+lint: venv
+	ruff check .
+
+# Removes the virtualenv only; the database and Redis data under var/ stay.
+clean:
+	rm -rf $(VENV)
+
+# Removes the embedded database and Redis data (stop `make run` first).
+clean-data:
+	rm -rf var

@@ -1,0 +1,309 @@
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Case, IntegerField, Value, When
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from followup.admin_scoping import ClinicFilter, ClinicScopedAdmin, ClinicScopedMixin, admin_access
+from patients.models import Membership, Role
+
+from . import alerts_lifecycle
+from .models import (
+    Alert,
+    Checkpoint,
+    CheckpointDefinition,
+    CheckpointStatus,
+    Protocol,
+    Thresholds,
+)
+from .models.alerts import SEVERITY_RANK
+from .models.checkpoints import status_filter
+
+
+def manages_a_clinic(request) -> bool:
+    return (
+        request.user.is_superuser
+        or Membership.objects.filter(user=request.user, role=Role.MANAGER).exists()
+    )
+
+
+class DefinitionInline(admin.TabularInline):
+    """Edited with its protocol, by whoever may edit the protocol."""
+
+    model = CheckpointDefinition
+    extra = 0
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser or bool(admin_access(request).readable)
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return manages_a_clinic(request)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return manages_a_clinic(request)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return manages_a_clinic(request)
+
+    fields = [
+        "code", "label", "kind", "opens_day", "due_day", "target_day", "grace_days",
+        "modalities", "required", "overdue_severity", "source",
+    ]  # fmt: skip
+
+
+class VersionedAdmin(admin.ModelAdmin):
+    """Clinical numbers: saving always saves a new version, per clinic or shared.
+
+    Patients already scheduled or evaluated keep what they had; new work gets the
+    newest version. Only superusers and clinic managers edit; versions are never deleted.
+    """
+
+    readonly_fields = ["version", "created_at", "created_by"]
+    save_as = True
+
+    def _managed(self, request) -> set[int]:
+        return set(
+            Membership.objects.filter(user=request.user, role=Role.MANAGER).values_list(
+                "clinic_id", flat=True
+            )
+        )
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request).select_related("clinic", "created_by")
+        if request.user.is_superuser:
+            return queryset
+        readable = admin_access(request).readable
+        return queryset.filter(clinic__isnull=True) | queryset.filter(clinic__in=readable)
+
+    def has_module_permission(self, request) -> bool:
+        return request.user.is_superuser or bool(admin_access(request).readable)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request) -> bool:
+        return manages_a_clinic(request)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return manages_a_clinic(request)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # versions are history
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "clinic" and not request.user.is_superuser:
+            kwargs["queryset"] = db_field.related_model.objects.filter(
+                pk__in=self._managed(request)
+            )
+            kwargs["required"] = True
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if request.method == "POST":
+            # Never edit a version in place: every save is a new version.
+            request.POST = request.POST.copy()
+            request.POST["_saveasnew"] = "1"
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def save_model(self, request, obj, form, change):
+        obj.pk = None
+        obj.version = None
+        obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+        self.message_user(
+            request,
+            f"Saved as version {obj.version}: it applies from now on; what was already "
+            "scheduled keeps its version until re-planned.",
+            messages.INFO,
+        )
+
+
+@admin.register(Protocol)
+class ProtocolAdmin(VersionedAdmin):
+    list_display = ["name", "family", "clinic", "version", "created_at", "created_by"]
+    list_filter = ["family", "clinic"]
+    fields = ["family", "clinic", "name", "notes", "version", "created_at", "created_by"]
+    inlines = [DefinitionInline]
+
+
+@admin.register(Thresholds)
+class ThresholdsAdmin(VersionedAdmin):
+    list_display = ["__str__", "clinic", "version", "created_at", "created_by"]
+    list_filter = ["clinic"]
+
+
+class CheckpointStatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("overdue", "Overdue"),
+            ("due14", "Due in the next 14 days"),
+            *[(s.value, s.label) for s in CheckpointStatus if s != CheckpointStatus.OVERDUE],
+        ]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        if self.value() == "due14":
+            open_ = status_filter(CheckpointStatus.OPEN, now) | status_filter(
+                CheckpointStatus.UPCOMING, now
+            )
+            return queryset.filter(open_, due_at__lte=now + timezone.timedelta(days=14)).exclude(
+                kind="milestone"
+            )
+        if self.value():
+            return queryset.filter(status_filter(self.value(), now))
+        return queryset
+
+
+@admin.register(Checkpoint)
+class CheckpointAdmin(ClinicScopedAdmin):
+    list_display = [
+        "patient",
+        "label",
+        "kind",
+        "opens_at",
+        "due_at",
+        "status",
+        "satisfied_by",
+        "late",
+    ]
+    list_select_related = ["patient", "satisfied_by"]
+    list_filter = [CheckpointStatusFilter, "kind", "code", ClinicFilter]
+    search_fields = ["=patient__mrn"]
+    readonly_fields = [
+        "clinic", "patient", "surgery", "definition", "code", "label", "kind", "opens_at",
+        "due_at", "overdue_at", "modalities", "required", "overdue_severity", "satisfied_by",
+        "late", "waived_at", "waived_by", "overdue_since",
+    ]  # fmt: skip
+    fields = [*readonly_fields, "waived_reason"]
+    ordering = ["due_at"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False  # checkpoints come from the protocol
+
+    @admin.display(description="status")
+    def status(self, obj: Checkpoint) -> str:
+        return obj.status_at(timezone.now()).label
+
+
+class CheckpointInline(ClinicScopedMixin, admin.TabularInline):
+    model = Checkpoint
+    fields = ["label", "kind", "opens_at", "due_at", "status", "satisfied_by", "late"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="status")
+    def status(self, obj: Checkpoint) -> str:
+        return obj.status_at(timezone.now()).label
+
+
+class AlertActionForm(forms.ModelForm):
+    """Acknowledge, snooze or resolve from the alert's page; the lifecycle checks the rest."""
+
+    action = forms.ChoiceField(
+        choices=[("", "---"), ("acknowledge", "Acknowledge"), ("snooze", "Snooze until"),
+                 ("resolve", "Resolve (with a note)")],
+        required=False,
+    )  # fmt: skip
+    until = forms.DateTimeField(required=False, help_text="For a snooze.")
+    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+    class Meta:
+        model = Alert
+        fields = []
+
+    def clean(self):
+        cleaned = super().clean()
+        action = cleaned.get("action")
+        if action == "snooze" and not cleaned.get("until"):
+            self.add_error("until", "Say until when.")
+        if action == "snooze" and cleaned.get("until") and cleaned["until"] <= timezone.now():
+            self.add_error("until", "Must be in the future.")
+        if action == "resolve" and not cleaned.get("note"):
+            self.add_error("note", "Say why the alert is closed.")
+        return cleaned
+
+
+SEVERITY_ORDER = Case(
+    *(When(severity=severity, then=Value(rank)) for severity, rank in SEVERITY_RANK.items()),
+    output_field=IntegerField(),
+)
+
+
+@admin.register(Alert)
+class AlertAdmin(ClinicScopedAdmin):
+    """Staff's alert list: most severe first, then oldest first."""
+
+    form = AlertActionForm
+    list_display = ["severity", "code", "status_now", "patient_link", "message", "created_at"]
+    list_select_related = ["patient"]
+    list_filter = ["severity", "status", "code", ClinicFilter]
+    search_fields = ["=patient__mrn"]
+    actions = ["acknowledge_selected"]
+    readonly_fields = [
+        "patient_link", "surgery", "exam_link", "checkpoint_link", "code", "subject", "severity",
+        "status", "message", "created_at", "acknowledged_at", "acknowledged_by", "snoozed_until",
+        "resolved_at", "resolved_by", "resolution_note", "auto_resolved",
+    ]  # fmt: skip
+    fieldsets = [
+        (None, {"fields": readonly_fields}),
+        ("Act on it", {"fields": ["action", "until", "note"]}),
+    ]
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request).annotate(severity_rank=SEVERITY_ORDER)
+        return queryset.order_by("-severity_rank", "created_at")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="status")
+    def status_now(self, alert: Alert) -> str:
+        return alert.status_at(timezone.now())
+
+    @admin.display(description="patient")
+    def patient_link(self, alert: Alert) -> str:
+        url = reverse("admin:patients_patient_change", args=[alert.patient_id])
+        return format_html('<a href="{}">{}</a>', url, alert.patient.mrn)
+
+    @admin.display(description="exam")
+    def exam_link(self, alert: Alert) -> str:
+        if not alert.exam_id:
+            return "-"
+        url = reverse("admin:imaging_imagingexam_change", args=[alert.exam_id])
+        return format_html('<a href="{}">exam {}</a>', url, alert.exam_id)
+
+    @admin.display(description="checkpoint")
+    def checkpoint_link(self, alert: Alert) -> str:
+        if not alert.checkpoint_id:
+            return "-"
+        url = reverse("admin:followup_checkpoint_change", args=[alert.checkpoint_id])
+        return format_html('<a href="{}">checkpoint {}</a>', url, alert.checkpoint_id)
+
+    def save_model(self, request, obj, form, change):
+        action, now = form.cleaned_data.get("action"), timezone.now()
+        try:
+            if action == "acknowledge":
+                alerts_lifecycle.acknowledge(obj, request.user, now)
+            elif action == "snooze":
+                alerts_lifecycle.snooze(obj, form.cleaned_data["until"], now)
+            elif action == "resolve":
+                alerts_lifecycle.resolve(obj, request.user, form.cleaned_data["note"], now)
+        except alerts_lifecycle.TransitionRefused as error:
+            self.message_user(request, str(error), messages.ERROR)
+
+    @admin.action(description="Acknowledge the selected alerts")
+    def acknowledge_selected(self, request, queryset):
+        count = alerts_lifecycle.acknowledge_many(queryset, request.user, timezone.now())
+        self.message_user(request, f"Acknowledged {count} alert(s).")

@@ -1,0 +1,107 @@
+"""An alert's life: open -> acknowledged -> resolved, or snoozed until a time.
+
+Each transition is one conditional UPDATE (claim the row in the state it was seen
+in), so two people acting at once, or a request sent twice, cannot both win. The
+history of transitions is kept by pghistory with who made them.
+"""
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from django.db.models import Q
+
+from .models import Alert, AlertStatus, Checkpoint
+from .models.alerts import AlertCode
+
+ACTIVE = ~Q(status=AlertStatus.RESOLVED)
+
+
+class TransitionRefused(Exception):
+    pass
+
+
+def _transition(alert: Alert, allowed: Sequence[str], **changes) -> Alert:
+    claimed = Alert.objects.filter(pk=alert.pk, status__in=allowed).update(**changes)
+    if not claimed:
+        alert.refresh_from_db()
+        raise TransitionRefused(f"An alert that is {alert.status} cannot be changed this way.")
+    alert.refresh_from_db()
+    return alert
+
+
+ACKNOWLEDGEABLE = (AlertStatus.OPEN, AlertStatus.SNOOZED)
+
+
+def _acknowledged(user, now: datetime) -> dict:
+    return {
+        "status": AlertStatus.ACKNOWLEDGED,
+        "acknowledged_at": now,
+        "acknowledged_by": user,
+        "snoozed_until": None,
+        "updated_at": now,
+    }
+
+
+def acknowledge(alert: Alert, user, now: datetime) -> Alert:
+    if alert.status == AlertStatus.ACKNOWLEDGED:
+        return alert  # asking twice is the same as asking once
+    return _transition(alert, ACKNOWLEDGEABLE, **_acknowledged(user, now))
+
+
+def acknowledge_many(alerts, user, now: datetime) -> int:
+    """The admin's bulk action: one UPDATE, skipping what is already acknowledged or closed."""
+    return alerts.filter(status__in=ACKNOWLEDGEABLE).update(**_acknowledged(user, now))
+
+
+def snooze(alert: Alert, until: datetime, now: datetime) -> Alert:
+    if until <= now:
+        raise TransitionRefused("A snooze must end in the future.")
+    return _transition(
+        alert,
+        [AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED, AlertStatus.SNOOZED],
+        status=AlertStatus.SNOOZED,
+        snoozed_until=until,
+        updated_at=now,
+    )
+
+
+def resolve(alert: Alert, user, note: str, now: datetime) -> Alert:
+    return _transition(
+        alert,
+        [AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED, AlertStatus.SNOOZED],
+        status=AlertStatus.RESOLVED,
+        resolved_at=now,
+        resolved_by=user,
+        resolution_note=note,
+        snoozed_until=None,
+        updated_at=now,
+    )
+
+
+def wake_snoozed(now: datetime) -> int:
+    """Snoozes that have run out: open again (one set-based update, from the sweep)."""
+    return Alert.objects.filter(status=AlertStatus.SNOOZED, snoozed_until__lte=now).update(
+        status=AlertStatus.OPEN, snoozed_until=None, updated_at=now
+    )
+
+
+def auto_resolve(alerts, now: datetime, note: str) -> int:
+    """Resolve, as the service, alerts whose cause is gone; the note says why."""
+    return alerts.filter(ACTIVE).update(
+        status=AlertStatus.RESOLVED,
+        resolved_at=now,
+        resolution_note=note,
+        auto_resolved=True,
+        snoozed_until=None,
+        updated_at=now,
+    )
+
+
+def resolve_checkpoint_alerts(checkpoints: Sequence[Checkpoint], now: datetime, note: str) -> int:
+    """The overdue alerts of these checkpoints resolve themselves: their cause is gone."""
+    if not checkpoints:
+        return 0
+    alerts = Alert.objects.filter(
+        checkpoint__in=[c.pk for c in checkpoints], code=AlertCode.CHECKPOINT_OVERDUE
+    )
+    return auto_resolve(alerts, now, note)

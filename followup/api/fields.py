@@ -1,0 +1,59 @@
+"""Fields shared by the API's serializers."""
+
+import re
+from datetime import date, datetime, time
+
+from django.utils import timezone
+from rest_framework import serializers
+
+from patients.models import Patient
+
+from .scoping import writable_clinic_ids
+
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class ClinicDateTimeField(serializers.DateTimeField):
+    """ISO 8601 with an offset, or a date alone meaning that day in the clinic's zone.
+
+    A date alone or a time without an offset is returned naive; the serializer
+    places it in the clinic's time zone with `in_clinic_zone` once it knows the clinic.
+    """
+
+    def to_internal_value(self, value):
+        if isinstance(value, str) and _DATE_ONLY.match(value.strip()):
+            try:
+                return datetime.combine(date.fromisoformat(value.strip()), time.min)
+            except ValueError:
+                self.fail("invalid", format="YYYY-MM-DD or YYYY-MM-DDThh:mm[:ss]+hh:mm")
+        if isinstance(value, str):
+            try:
+                parsed = datetime.fromisoformat(value.strip())
+            except ValueError:
+                self.fail("invalid", format="YYYY-MM-DD or YYYY-MM-DDThh:mm[:ss]+hh:mm")
+            return parsed
+        return super().to_internal_value(value)
+
+
+def in_clinic_zone(value: datetime, patient: Patient) -> datetime:
+    if timezone.is_naive(value):
+        return value.replace(tzinfo=patient.clinic.zone)
+    return value
+
+
+def not_in_future(value: datetime | date) -> None:
+    now = timezone.now()
+    if (value > now) if isinstance(value, datetime) else (value > now.date()):
+        raise serializers.ValidationError("Must not be in the future.")
+
+
+class WritablePatientField(serializers.PrimaryKeyRelatedField):
+    """A patient of a clinic the caller may write to; anything else 'does not exist'."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("queryset", Patient.objects.select_related("clinic"))
+        super().__init__(**kwargs)
+
+    def get_queryset(self):
+        request = self.context["request"]
+        return super().get_queryset().filter(clinic_id__in=writable_clinic_ids(request))

@@ -1,0 +1,85 @@
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from ..models import Alert, AlertStatus, Checkpoint, CheckpointStatus
+
+
+class CheckpointSerializer(serializers.ModelSerializer):
+    status = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Checkpoint
+        fields = [
+            "id",
+            "patient",
+            "surgery",
+            "code",
+            "label",
+            "kind",
+            "opens_at",
+            "due_at",
+            "overdue_at",
+            "status",
+            "satisfied_by",
+            "late",
+            "modalities",
+            "required",
+            "waived_at",
+            "waived_reason",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ChoiceField(choices=CheckpointStatus.choices))
+    def get_status(self, checkpoint: Checkpoint) -> str:
+        # Derived from the clock: right even between two sweeps.
+        now = self.context.setdefault("now", timezone.now())
+        return checkpoint.status_at(now)
+
+
+class WaiveSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000, help_text="Why this checkpoint is not needed.")
+
+
+class AlertSerializer(serializers.ModelSerializer):
+    status = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Alert
+        fields = [
+            "id",
+            "patient",
+            "surgery",
+            "exam",
+            "checkpoint",
+            "code",
+            "subject",
+            "severity",
+            "status",
+            "message",
+            "created_at",
+            "updated_at",
+            "acknowledged_at",
+            "snoozed_until",
+            "resolved_at",
+            "resolution_note",
+            "auto_resolved",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ChoiceField(choices=AlertStatus.choices))
+    def get_status(self, alert: Alert) -> str:
+        return alert.status_at(self.context.setdefault("now", timezone.now()))
+
+
+class ResolveSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=4000, help_text="Why the alert is closed.")
+
+
+class SnoozeSerializer(serializers.Serializer):
+    until = serializers.DateTimeField(help_text="ISO 8601 with an offset; must be in the future.")
+
+    def validate_until(self, value):
+        if value <= timezone.now():
+            raise serializers.ValidationError("Must be in the future.")
+        return value

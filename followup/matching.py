@@ -1,0 +1,71 @@
+"""Which exam satisfies which checkpoint: one function, whatever the entry path.
+
+CLINICAL_RULES §2: an exam satisfies the earliest unsatisfied checkpoint of its
+surgery whose window contains it and whose modality fits; only when no window
+contains it does it satisfy, late, the earliest overdue checkpoint it fits.
+
+The assignment is recomputed from all of the surgery's exams in time order, so the
+result never depends on the order in which exams arrived, and running it twice
+changes nothing.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+
+from imaging.models import ImagingExam
+from patients.models import Surgery
+
+from .alerts_lifecycle import resolve_checkpoint_alerts
+from .models import Checkpoint, CheckpointKind
+
+
+@dataclass(frozen=True)
+class Match:
+    exam_id: int
+    late: bool
+
+
+def assign(checkpoints: Iterable[Checkpoint], exams: Iterable[ImagingExam]) -> dict[int, Match]:
+    """Pure: checkpoint id -> the exam that satisfies it."""
+    candidates = sorted(
+        (c for c in checkpoints if c.kind == CheckpointKind.EXAM and c.waived_at is None),
+        key=lambda c: (c.opens_at, c.due_at, c.pk),
+    )
+    matches: dict[int, Match] = {}
+    for exam in sorted(exams, key=lambda e: (e.performed_at, e.pk)):
+        fitting = [c for c in candidates if c.pk not in matches and exam.modality in c.modalities]
+        inside = [c for c in fitting if c.opens_at <= exam.performed_at < c.due_at]
+        if inside:
+            matches[inside[0].pk] = Match(exam.pk, late=False)
+            continue
+        overdue = [c for c in fitting if c.due_at <= exam.performed_at]
+        if overdue:
+            matches[overdue[0].pk] = Match(exam.pk, late=True)
+    return matches
+
+
+@transaction.atomic
+def rematch(surgery: Surgery, now: datetime) -> None:
+    checkpoints = list(surgery.checkpoints.filter(kind=CheckpointKind.EXAM))
+    exams = ImagingExam.objects.filter(surgery=surgery).only("id", "performed_at", "modality")
+    matches = assign(checkpoints, exams)
+
+    changed, newly_satisfied = [], []
+    for checkpoint in checkpoints:
+        match = matches.get(checkpoint.pk)
+        wanted = (match.exam_id, match.late) if match else (None, False)
+        if (checkpoint.satisfied_by_id, checkpoint.late) == wanted:
+            continue
+        was_satisfied = checkpoint.satisfied_by_id is not None
+        checkpoint.satisfied_by_id, checkpoint.late = wanted
+        if match and not was_satisfied:
+            newly_satisfied.append(checkpoint)
+        if match is None:
+            # Un-matched (exam deleted or re-dated): the sweep must look at it again.
+            checkpoint.overdue_since = None
+        changed.append(checkpoint)
+    Checkpoint.objects.bulk_update(changed, ["satisfied_by", "late", "overdue_since"])
+    resolve_checkpoint_alerts(newly_satisfied, now, "Satisfied by an exam.")

@@ -1,0 +1,98 @@
+"""The numbers the findings rules compare against (CLINICAL_RULES §4), as clinic data.
+
+Versioned like protocols: saving in the admin creates a new version; the newest
+version of the clinic (else of the shared default) is the one in force.
+"""
+
+from decimal import Decimal
+
+from django.db import models
+
+
+class ThresholdsQuerySet(models.QuerySet):
+    def current(self, clinic_id: int | None) -> "Thresholds":
+        found = (
+            self.filter(models.Q(clinic_id=clinic_id) | models.Q(clinic__isnull=True))
+            .order_by(models.F("clinic_id").asc(nulls_last=True), "-version")
+            .first()
+        )
+        return found or Thresholds()  # the defaults, if the table were ever emptied
+
+
+class Thresholds(models.Model):
+    clinic = models.ForeignKey(
+        "patients.Clinic",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="thresholds",
+        help_text="Empty: the default every clinic starts from.",
+    )
+    version = models.PositiveIntegerField(editable=False)
+    notes = models.TextField(blank=True, help_text="What changed in this version, and why.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.SET_NULL, editable=False
+    )
+
+    screw_lucency_mm = models.DecimalField(
+        max_digits=5, decimal_places=2, default=Decimal("2"),
+        help_text="Loosening: resorption wider than this around a screw (Guide).",
+    )  # fmt: skip
+    spacer_min_distance_mm = models.DecimalField(
+        max_digits=5, decimal_places=2, default=Decimal("2"),
+        help_text="A spacer closer than this to the posterior corner is too posterior (Guide).",
+    )  # fmt: skip
+    spacer_migration_mm = models.DecimalField(
+        max_digits=5, decimal_places=2, default=Decimal("2"),
+        help_text="Spacer moved: distance differs from the baseline film by more than this "
+        "(default, not from the seeds).",
+    )  # fmt: skip
+    early_changes_days = models.PositiveIntegerField(
+        default=183, help_text="Before this day root enhancement and a hernial image are expected."
+    )
+    gadolinium_cutoff_days = models.PositiveIntegerField(
+        default=183, help_text="After this day gadolinium is generally not useful."
+    )
+    delayed_fusion_days = models.PositiveIntegerField(
+        default=270, help_text="No bridging after this day: delayed fusion."
+    )
+    fusion_expected_days = models.PositiveIntegerField(
+        default=365, help_text="From this day no continuous bridging suggests pseudarthrosis; "
+        "bone-scan uptake before it is not evidence.",
+    )  # fmt: skip
+    pi_ll_mismatch_deg = models.DecimalField(
+        max_digits=5, decimal_places=1, default=Decimal("10"),
+        help_text="PI minus LL above this is malalignment (SRS-Schwab, not from the seeds).",
+    )  # fmt: skip
+    cumulative_dose_msv = models.DecimalField(
+        max_digits=7, decimal_places=2, default=Decimal("20"),
+        help_text="Effective dose over the dose window above this (default, not from the seeds).",
+    )  # fmt: skip
+    dose_window_days = models.PositiveIntegerField(default=365)
+    modality_mismatch_days = models.PositiveIntegerField(
+        default=30,
+        help_text="An MR with no radiograph or CT this many days around it, where the question "
+        "is hardware or fusion (default, not from the seeds).",
+    )
+
+    objects = ThresholdsQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "thresholds"
+        ordering = ["clinic", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clinic", "version"], nulls_distinct=False, name="thresholds_unique_version"
+            )
+        ]
+
+    def __str__(self) -> str:
+        owner = self.clinic.slug if self.clinic_id else "default"
+        return f"Thresholds v{self.version} ({owner})"
+
+    def save(self, *args, **kwargs):
+        if self.version is None:
+            latest = Thresholds.objects.filter(clinic=self.clinic).aggregate(models.Max("version"))
+            self.version = (latest["version__max"] or 0) + 1
+        super().save(*args, **kwargs)

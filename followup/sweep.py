@@ -1,0 +1,108 @@
+"""The sweep: catch up on stale surgeries, then raise one alert per overdue checkpoint.
+
+One set-based pass. Claiming a checkpoint (setting `overdue_since`) and inserting
+its alert happen in one transaction over rows locked with SKIP LOCKED, and the
+alert table allows one open alert per cause, so two sweeps at once, or a sweep run
+twice, raise each alert exactly once.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from patients.models import Surgery
+
+from . import refresh
+from .alerts_lifecycle import wake_snoozed
+from .models import Alert, Checkpoint
+from .models.alerts import AlertCode
+from .models.checkpoints import PENDING
+
+log = logging.getLogger(__name__)
+
+BATCH = 1000
+
+
+@dataclass
+class SweepResult:
+    refreshed: int = 0
+    alerts: int = 0
+    failed: list[int] = field(default_factory=list)
+
+
+def run(now: datetime | None = None) -> SweepResult:
+    now = now or timezone.now()
+    result = SweepResult()
+    result.refreshed = catch_up(now)
+    wake_snoozed(now)
+    while True:
+        raised, claimed = _raise_batch(now, exclude=result.failed, result=result)
+        result.alerts += raised
+        if claimed < BATCH:
+            return result
+
+
+def catch_up(now: datetime) -> int:
+    """Surgeries whose nudge was lost (broker down, worker killed) are refreshed here."""
+    stale = Surgery.objects.filter(followup_stale_since__isnull=False).values_list("pk", flat=True)
+    done = 0
+    for surgery_id in list(stale[:BATCH]):
+        try:
+            refresh.refresh(surgery_id, now)
+            done += 1
+        except Exception:
+            log.exception("Could not refresh surgery %s; will retry at the next sweep.", surgery_id)
+    return done
+
+
+def overdue_message(checkpoint: Checkpoint) -> str:
+    zone = checkpoint.clinic.zone
+    last_day = (timezone.localtime(checkpoint.due_at, zone) - timedelta(microseconds=1)).date()
+    modalities = "/".join(checkpoint.modalities) or "any"
+    return (
+        f"{checkpoint.label} ({checkpoint.code}) was due by the end of {last_day} "
+        f"({zone.key}); no fitting exam ({modalities}) has been recorded."
+    )
+
+
+def _raise_batch(now: datetime, exclude: list[int], result: SweepResult) -> tuple[int, int]:
+    with transaction.atomic():
+        claimed = list(
+            Checkpoint.objects.filter(PENDING, overdue_at__lte=now)
+            .exclude(pk__in=exclude)
+            .order_by("overdue_at", "pk")
+            .select_for_update(skip_locked=True, of=("self",))
+            .only(
+                "pk", "clinic__timezone", "patient_id", "surgery_id", "code", "label", "due_at",
+                "modalities", "overdue_severity",
+            )
+            .select_related("clinic")[:BATCH]
+        )  # fmt: skip
+        alerts, ok = [], []
+        for checkpoint in claimed:
+            try:
+                alerts.append(_alert_for(checkpoint))
+                ok.append(checkpoint.pk)
+            except Exception:
+                # One bad row must not stop the others; it stays pending for the next sweep.
+                log.exception("Could not build the overdue alert of checkpoint %s", checkpoint.pk)
+                result.failed.append(checkpoint.pk)
+        Checkpoint.objects.filter(pk__in=ok).update(overdue_since=now)
+        created = Alert.objects.bulk_create(alerts, ignore_conflicts=True)
+    return len(created), len(claimed)
+
+
+def _alert_for(checkpoint: Checkpoint) -> Alert:
+    return Alert(
+        clinic_id=checkpoint.clinic_id,
+        patient_id=checkpoint.patient_id,
+        surgery_id=checkpoint.surgery_id,
+        checkpoint_id=checkpoint.pk,
+        code=AlertCode.CHECKPOINT_OVERDUE,
+        subject=f"checkpoint:{checkpoint.pk}",
+        severity=checkpoint.overdue_severity,
+        message=overdue_message(checkpoint),
+    )

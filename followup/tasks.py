@@ -1,0 +1,23 @@
+"""Thin tasks: take ids, call the domain, idempotent, acknowledged after the work."""
+
+from celery import shared_task
+from django.utils import timezone
+
+from . import refresh, sweep
+
+
+@shared_task
+def ping() -> str:
+    """Proves the wiring: a worker that answers has the broker and the code."""
+    return "pong"
+
+
+@shared_task
+def refresh_surgery(surgery_id: int) -> bool:
+    return refresh.refresh(surgery_id, timezone.now())
+
+
+@shared_task
+def run_sweep() -> dict:
+    result = sweep.run(timezone.now())
+    return {"refreshed": result.refreshed, "alerts": result.alerts, "failed": result.failed}

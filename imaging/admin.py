@@ -1,0 +1,63 @@
+from django import forms
+from django.contrib import admin
+
+from followup.admin_scoping import ClinicFilter, ClinicScopedAdmin, ClinicScopedMixin
+from followup.audit import render_trail
+
+from .models import Finding, ImagingExam
+from .vocabulary import VOCABULARY
+
+
+class FindingForm(forms.ModelForm):
+    """The value typed as text (`2.5`, `yes`, `partial`) and read by the vocabulary."""
+
+    value = forms.CharField(help_text="A number, yes/no, or one of the code's values.")
+
+    class Meta:
+        model = Finding
+        fields = ["code", "value", "level", "side"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            value = self.instance.value
+            self.initial["value"] = ("yes" if value else "no") if isinstance(value, bool) else value
+
+    def clean(self):
+        cleaned = super().clean()
+        code, text = cleaned.get("code"), cleaned.get("value")
+        if code in VOCABULARY and text is not None:
+            try:
+                cleaned["value"] = VOCABULARY[code].from_text(str(text))
+            except ValueError as error:
+                self.add_error("value", f"{code} {error}.")
+        return cleaned
+
+
+class FindingInline(ClinicScopedMixin, admin.TabularInline):
+    model = Finding
+    form = FindingForm
+    clinic_lookup = "exam__clinic"
+    extra = 1
+
+
+@admin.register(ImagingExam)
+class ImagingExamAdmin(ClinicScopedAdmin):
+    list_display = [
+        "accession_number",
+        "patient",
+        "modality",
+        "contrast",
+        "performed_at",
+        "surgery",
+    ]
+    list_select_related = ["patient", "surgery"]
+    list_filter = ["modality", "contrast", ClinicFilter]
+    search_fields = ["=accession_number", "=study_instance_uid", "=patient__mrn"]
+    autocomplete_fields = ["patient", "surgery"]
+    readonly_fields = ["created_at", "updated_at", "audit_trail"]
+    inlines = [FindingInline]
+
+    @admin.display(description="Audit trail")
+    def audit_trail(self, obj: ImagingExam) -> str:
+        return render_trail(obj) if obj.pk else ""

@@ -1,0 +1,178 @@
+from django.db import transaction
+from rest_framework import serializers
+
+from followup.api.fields import (
+    ClinicDateTimeField,
+    WritablePatientField,
+    in_clinic_zone,
+    not_in_future,
+)
+from followup.api.scoping import writable_clinic_ids
+from patients.api.serializers import LevelField
+from patients.models import Surgery
+
+from ..models import Finding, ImagingExam, Side, View
+from ..vocabulary import VOCABULARY
+
+
+class FindingSerializer(serializers.ModelSerializer):
+    value = serializers.JSONField(
+        help_text="A number, a boolean or one of the code's values (CLINICAL_RULES §3)."
+    )
+    level = LevelField(required=False, allow_blank=True, default="")
+    side = serializers.ChoiceField(
+        choices=Side.choices, required=False, allow_blank=True, default=""
+    )
+
+    class Meta:
+        model = Finding
+        fields = ["code", "value", "level", "side"]
+        validators = []  # duplicates are checked across the list by the exam
+
+    def validate(self, attrs):
+        # A PATCH is partial for the exam, never for one of its findings: DRF would
+        # otherwise skip the required fields and the defaults of each item.
+        if missing := [name for name in ("code", "value") if name not in attrs]:
+            raise serializers.ValidationError(dict.fromkeys(missing, "This field is required."))
+        attrs.setdefault("level", "")
+        attrs.setdefault("side", "")
+        try:
+            attrs["value"] = VOCABULARY[attrs["code"]].clean(attrs["value"])
+        except ValueError as error:
+            raise serializers.ValidationError({"value": f"{attrs['code']} {error}."}) from None
+        return attrs
+
+
+class WritableSurgeryField(serializers.PrimaryKeyRelatedField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("queryset", Surgery.objects.all())
+        super().__init__(**kwargs)
+
+    def get_queryset(self):
+        request = self.context["request"]
+        return super().get_queryset().filter(clinic_id__in=writable_clinic_ids(request))
+
+
+class ExamSerializer(serializers.ModelSerializer):
+    patient = WritablePatientField()
+    surgery = WritableSurgeryField(
+        required=False,
+        allow_null=True,
+        help_text="Left out: the patient's latest surgery before performed_at.",
+    )
+    performed_at = ClinicDateTimeField()
+    views = serializers.ListField(
+        child=serializers.ChoiceField(choices=View.choices), allow_empty=True, required=False
+    )
+    effective_dose_msv = serializers.DecimalField(
+        max_digits=7, decimal_places=3, min_value=0, required=False, allow_null=True
+    )
+    findings = FindingSerializer(many=True, required=False)
+
+    class Meta:
+        model = ImagingExam
+        fields = [
+            "id",
+            "patient",
+            "surgery",
+            "modality",
+            "contrast",
+            "performed_at",
+            "views",
+            "accession_number",
+            "study_instance_uid",
+            "effective_dose_msv",
+            "report",
+            "findings",
+            "created_at",
+            "updated_at",
+        ]
+        validators = []  # uniqueness per clinic is checked in validate()
+
+    def validate(self, attrs):
+        patient = attrs.get("patient", getattr(self.instance, "patient", None))
+        if self.instance is not None and patient != self.instance.patient:
+            raise serializers.ValidationError(
+                {"patient": "An exam cannot move to another patient."}
+            )
+        if "performed_at" in attrs:
+            attrs["performed_at"] = in_clinic_zone(attrs["performed_at"], patient)
+            try:
+                not_in_future(attrs["performed_at"])
+            except serializers.ValidationError as error:
+                raise serializers.ValidationError({"performed_at": error.detail}) from None
+        performed_at = attrs.get("performed_at", getattr(self.instance, "performed_at", None))
+        self._validate_surgery(attrs, patient, performed_at)
+        self._validate_unique(attrs, patient)
+        findings = attrs.get("findings") or []
+        sites = [(f["code"], f["level"], f["side"]) for f in findings]
+        if len(set(sites)) != len(sites):
+            raise serializers.ValidationError(
+                {"findings": "The same code is given twice for the same level and side."}
+            )
+        return attrs
+
+    def _validate_surgery(self, attrs, patient, performed_at) -> None:
+        if "surgery" not in attrs:
+            if not self.partial:
+                # The contract: the latest surgery before the exam, if any.
+                attrs["surgery"] = (
+                    Surgery.objects.filter(patient=patient, performed_at__lte=performed_at)
+                    .order_by("-performed_at", "-id")
+                    .first()
+                )
+                return
+            # A PATCH keeps the exam's surgery: a new date must still come after it.
+            surgery = self.instance.surgery
+            if surgery is not None and performed_at < surgery.performed_at:
+                raise serializers.ValidationError(
+                    {"performed_at": "The exam would be before its surgery."}
+                )
+            return
+        surgery = attrs["surgery"]
+        if surgery is None:
+            return
+        if surgery.patient_id != patient.pk:
+            raise serializers.ValidationError({"surgery": "This surgery is not this patient's."})
+        if performed_at < surgery.performed_at:
+            raise serializers.ValidationError(
+                {"surgery": "The exam was performed before this surgery."}
+            )
+
+    def _validate_unique(self, attrs, patient) -> None:
+        others = ImagingExam.objects.filter(clinic_id=patient.clinic_id)
+        if self.instance is not None:
+            others = others.exclude(pk=self.instance.pk)
+        if (
+            "accession_number" in attrs
+            and others.filter(accession_number=attrs["accession_number"]).exists()
+        ):
+            raise serializers.ValidationError(
+                {"accession_number": "This accession number belongs to another patient's exam."}
+            )
+        uid = attrs.get("study_instance_uid")
+        if uid and others.filter(study_instance_uid=uid).exists():
+            raise serializers.ValidationError(
+                {"study_instance_uid": "This Study Instance UID belongs to another exam."}
+            )
+
+    @transaction.atomic
+    def create(self, validated_data):
+        findings = validated_data.pop("findings", [])
+        exam = ImagingExam.objects.create(**validated_data)
+        self._save_findings(exam, findings)
+        return exam
+
+    @transaction.atomic
+    def update(self, instance, validated_data):
+        findings = validated_data.pop("findings", None)
+        exam = super().update(instance, validated_data)
+        if findings is not None:
+            exam.findings.all().delete()
+            self._save_findings(exam, findings)
+        return exam
+
+    @staticmethod
+    def _save_findings(exam: ImagingExam, findings: list[dict]) -> None:
+        Finding.objects.bulk_create(Finding(exam=exam, **item) for item in findings)
+        getattr(exam, "_prefetched_objects_cache", {}).pop("findings", None)

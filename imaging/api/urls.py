@@ -1,0 +1,8 @@
+from rest_framework.routers import SimpleRouter
+
+from .views import ExamViewSet
+
+router = SimpleRouter()
+router.register("exams", ExamViewSet)
+
+urlpatterns = router.urls

@@ -1,0 +1,182 @@
+from django.db import transaction
+from rest_framework import serializers
+
+from followup.api.fields import (
+    ClinicDateTimeField,
+    WritablePatientField,
+    in_clinic_zone,
+    not_in_future,
+)
+from followup.api.scoping import writable_clinic_ids
+
+from ..levels import validate_level
+from ..models import Clinic, Hardware, Patient, PatientIdentifier, Surgery
+
+
+class ExternalIdSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = PatientIdentifier
+        fields = ["system", "value"]
+        # Uniqueness per clinic is checked by PatientSerializer, which knows the clinic.
+        validators = []
+
+    def validate(self, attrs):
+        # A PATCH is partial for the patient, never for one identifier: DRF would
+        # otherwise skip the required fields of each item.
+        if missing := [name for name in ("system", "value") if name not in attrs]:
+            raise serializers.ValidationError(dict.fromkeys(missing, "This field is required."))
+        return attrs
+
+
+class WritableClinicField(serializers.SlugRelatedField):
+    """A clinic the caller may write to; another clinic's slug 'does not exist' either."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(pk__in=writable_clinic_ids(self.context["request"]))
+
+
+class PatientSerializer(serializers.ModelSerializer):
+    clinic = WritableClinicField(
+        slug_field="slug",
+        queryset=Clinic.objects.all(),
+        required=False,
+        help_text="The clinic's slug. Needed only by staff who work for several clinics.",
+    )
+    external_ids = ExternalIdSerializer(many=True, required=False)
+
+    class Meta:
+        model = Patient
+        fields = [
+            "id",
+            "clinic",
+            "mrn",
+            "family_name",
+            "given_name",
+            "birth_date",
+            "sex",
+            "transitional_variant",
+            "vertebral_numbering",
+            "external_ids",
+            "created_at",
+            "updated_at",
+        ]
+        # (clinic, mrn) is checked in validate(): the clinic may come from the token.
+        validators = []
+
+    def validate_birth_date(self, value):
+        if value is not None:
+            not_in_future(value)
+        return value
+
+    def _clinic(self, attrs) -> Clinic:
+        if self.instance is not None:
+            if "clinic" in attrs and attrs["clinic"] != self.instance.clinic:
+                raise serializers.ValidationError({"clinic": "A patient cannot change clinic."})
+            return self.instance.clinic
+        if "clinic" in attrs:
+            return attrs["clinic"]
+        writable = writable_clinic_ids(self.context["request"])
+        if len(writable) != 1:
+            raise serializers.ValidationError(
+                {"clinic": "Required: you work for several clinics, say which one."}
+            )
+        return Clinic.objects.get(pk=next(iter(writable)))
+
+    def validate(self, attrs):
+        clinic = attrs["clinic"] = self._clinic(attrs)
+        others = Patient.objects.filter(clinic=clinic)
+        if self.instance is not None:
+            others = others.exclude(pk=self.instance.pk)
+        if "mrn" in attrs and others.filter(mrn=attrs["mrn"]).exists():
+            raise serializers.ValidationError(
+                {"mrn": "A patient with this MRN already exists in this clinic."}
+            )
+        identifiers = attrs.get("external_ids") or []
+        pairs = [(item["system"], item["value"]) for item in identifiers]
+        if len(set(pairs)) != len(pairs):
+            raise serializers.ValidationError(
+                {"external_ids": "The same identifier is listed twice."}
+            )
+        taken = PatientIdentifier.objects.filter(clinic=clinic, patient__in=others)
+        for index, (system, value) in enumerate(pairs):
+            if taken.filter(system=system, value=value).exists():
+                raise serializers.ValidationError(
+                    {"external_ids": {index: f"{system}|{value} belongs to another patient."}}
+                )
+        return attrs
+
+    @transaction.atomic
+    def create(self, validated_data):
+        identifiers = validated_data.pop("external_ids", [])
+        patient = Patient.objects.create(**validated_data)
+        self._save_identifiers(patient, identifiers)
+        return patient
+
+    @transaction.atomic
+    def update(self, instance, validated_data):
+        identifiers = validated_data.pop("external_ids", None)
+        patient = super().update(instance, validated_data)
+        if identifiers is not None:
+            patient.external_ids.all().delete()
+            self._save_identifiers(patient, identifiers)
+        return patient
+
+    @staticmethod
+    def _save_identifiers(patient: Patient, identifiers: list[dict]) -> None:
+        PatientIdentifier.objects.bulk_create(
+            PatientIdentifier(patient=patient, clinic_id=patient.clinic_id, **item)
+            for item in identifiers
+        )
+        # The prefetched list, if any, no longer tells the truth.
+        getattr(patient, "_prefetched_objects_cache", {}).pop("external_ids", None)
+
+
+class LevelField(serializers.CharField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 7)
+        super().__init__(**kwargs)
+        self.validators.append(validate_level)
+
+
+class SurgerySerializer(serializers.ModelSerializer):
+    patient = WritablePatientField()
+    performed_at = ClinicDateTimeField(
+        help_text="ISO 8601 with an offset, or a date alone (that day in the clinic's zone)."
+    )
+    levels = serializers.ListField(child=LevelField(), allow_empty=True, required=False)
+    hardware = serializers.ListField(
+        child=serializers.ChoiceField(choices=Hardware.choices), allow_empty=True, required=False
+    )
+
+    class Meta:
+        model = Surgery
+        fields = [
+            "id",
+            "patient",
+            "performed_at",
+            "procedure",
+            "levels",
+            "hardware",
+            "approach",
+            "surgeon",
+            "notes",
+            "created_at",
+            "updated_at",
+        ]
+
+    def validate(self, attrs):
+        patient = attrs.get("patient", getattr(self.instance, "patient", None))
+        if self.instance is not None and patient != self.instance.patient:
+            raise serializers.ValidationError(
+                {"patient": "A surgery cannot move to another patient."}
+            )
+        if "performed_at" in attrs:
+            attrs["performed_at"] = in_clinic_zone(attrs["performed_at"], patient)
+            try:
+                not_in_future(attrs["performed_at"])
+            except serializers.ValidationError as error:
+                raise serializers.ValidationError({"performed_at": error.detail}) from None
+        for name in ("levels", "hardware"):
+            if name in attrs and len(set(attrs[name])) != len(attrs[name]):
+                raise serializers.ValidationError({name: "An item is listed twice."})
+        return attrs

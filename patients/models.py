@@ -1,0 +1,290 @@
+"""Clinics (the tenants), their people, and their patients' surgeries."""
+
+import hashlib
+import secrets
+from zoneinfo import ZoneInfo, available_timezones
+
+import pghistory
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+
+from .levels import validate_level
+
+
+def validate_timezone(value: str) -> None:
+    if value not in available_timezones():
+        raise ValidationError(f"'{value}' is not an IANA time zone (e.g. Europe/Paris).")
+
+
+class Clinic(models.Model):
+    slug = models.SlugField(unique=True)
+    name = models.CharField(max_length=200)
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class Role(models.TextChoices):
+    VIEWER = "viewer", "Viewer (read only)"
+    CLINICIAN = "clinician", "Clinician"
+    MANAGER = "manager", "Manager"
+
+
+class Membership(models.Model):
+    """A staff member's role in one clinic; a person may work for several clinics."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role, default=Role.CLINICIAN)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "clinic"], name="membership_unique_user_clinic")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.clinic} ({self.role})"
+
+
+def _hash_token(token: str) -> str:
+    # Tokens are 256 random bits, so a fast hash is enough: nothing to brute-force.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class ApiClient(models.Model):
+    """An EHR integration: one bearer token, confined to exactly one clinic."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="api_clients")
+    name = models.CharField(max_length=200)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "name"], name="apiclient_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.clinic.slug})"
+
+    @classmethod
+    def issue(cls, clinic: Clinic, name: str) -> tuple["ApiClient", str]:
+        """Create a client; the clear token is returned once and never stored."""
+        token = secrets.token_urlsafe(32)
+        client = cls.objects.create(clinic=clinic, name=name, token_hash=_hash_token(token))
+        return client, token
+
+    @classmethod
+    def authenticate(cls, token: str) -> "ApiClient | None":
+        return (
+            cls.objects.select_related("clinic")
+            .filter(token_hash=_hash_token(token), revoked_at__isnull=True)
+            .first()
+        )
+
+    def revoke(self) -> None:
+        self.revoked_at = timezone.now()
+        self.save(update_fields=["revoked_at"])
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class Sex(models.TextChoices):
+    FEMALE = "female"
+    MALE = "male"
+    OTHER = "other"
+    UNKNOWN = "unknown"
+
+
+@pghistory.track()
+class Patient(models.Model):
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="patients")
+    mrn = models.CharField("MRN", max_length=64)
+    family_name = models.CharField(max_length=200)
+    given_name = models.CharField(max_length=200, blank=True)
+    birth_date = models.DateField(null=True, blank=True)
+    sex = models.CharField(max_length=8, choices=Sex, default=Sex.UNKNOWN)
+    transitional_variant = models.TextField(
+        blank=True,
+        help_text="Lumbosacral transitional variant, empty when none. Shown on top of "
+        "everything about the patient: level errors come from numbering it differently.",
+    )
+    vertebral_numbering = models.TextField(
+        blank=True, help_text="How the vertebrae were numbered (e.g. counted from C2)."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["family_name", "given_name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "mrn"], name="patient_unique_mrn_per_clinic")
+        ]
+        indexes = [models.Index(fields=["clinic", "family_name"], name="patient_clinic_name_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.mrn} {self.family_name}, {self.given_name}".strip(", ")
+
+    @property
+    def initials(self) -> str:
+        return "".join(part[:1].upper() for part in (self.given_name, self.family_name) if part)
+
+
+@pghistory.track()
+class PatientIdentifier(models.Model):
+    """An identifier given to the patient by another system (EHR, national id...)."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="external_ids")
+    # Copied from the patient so that one system's value is unique within a clinic.
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="+", editable=False)
+    system = models.CharField(max_length=255)
+    value = models.CharField(max_length=255)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clinic", "system", "value"], name="identifier_unique_per_clinic"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.system}|{self.value}"
+
+    def save(self, *args, **kwargs):
+        self.clinic_id = self.patient.clinic_id
+        super().save(*args, **kwargs)
+
+
+class Procedure(models.TextChoices):
+    DISCECTOMY = "discectomy", "Discectomy (herniectomy)"
+    DECOMPRESSION = "decompression", "Decompression (laminectomy/laminotomy)"
+    POSTEROLATERAL_FUSION = "posterolateral_fusion", "Posterolateral instrumented fusion"
+    TLIF = "tlif", "TLIF"
+    PLIF = "plif", "PLIF"
+    ALIF = "alif", "ALIF"
+    XLIF = "xlif", "XLIF"
+    VERTEBROPLASTY = "vertebroplasty", "Vertebroplasty"
+    KYPHOPLASTY = "kyphoplasty", "Kyphoplasty"
+    INFECTION_DEBRIDEMENT = "infection_debridement", "Debridement for infection"
+
+
+class ProcedureFamily(models.TextChoices):
+    """Which follow-up protocol a procedure calls for (CLINICAL_RULES §1)."""
+
+    FUSION = "fusion"
+    DISC_SURGERY = "disc_surgery", "Disc surgery"
+    NONE = "none"
+
+
+PROCEDURE_FAMILY: dict[str, ProcedureFamily] = {
+    Procedure.DISCECTOMY: ProcedureFamily.DISC_SURGERY,
+    Procedure.DECOMPRESSION: ProcedureFamily.DISC_SURGERY,
+    Procedure.POSTEROLATERAL_FUSION: ProcedureFamily.FUSION,
+    Procedure.TLIF: ProcedureFamily.FUSION,
+    Procedure.PLIF: ProcedureFamily.FUSION,
+    Procedure.ALIF: ProcedureFamily.FUSION,
+    Procedure.XLIF: ProcedureFamily.FUSION,
+    Procedure.VERTEBROPLASTY: ProcedureFamily.NONE,
+    Procedure.KYPHOPLASTY: ProcedureFamily.NONE,
+    Procedure.INFECTION_DEBRIDEMENT: ProcedureFamily.NONE,
+}
+
+
+class Hardware(models.TextChoices):
+    PEDICLE_SCREWS = "pedicle_screws"
+    RODS = "rods"
+    INTERBODY_CAGE = "interbody_cage", "Interbody cage/spacer"
+    PLATE = "plate"
+
+
+class Approach(models.TextChoices):
+    POSTERIOR = "posterior"
+    ANTERIOR = "anterior"
+    LATERAL = "lateral"
+    TRANSFORAMINAL = "transforaminal"
+    PERCUTANEOUS = "percutaneous"
+
+
+# The follow-up bookkeeping is not a change to the patient's record.
+@pghistory.track(exclude=["followup_stale_since"])
+class Surgery(models.Model):
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="surgeries")
+    # Copied from the patient: every scoped query filters on it without a join.
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+", editable=False)
+    performed_at = models.DateTimeField()
+    procedure = models.CharField(max_length=32, choices=Procedure)
+    levels = ArrayField(
+        models.CharField(max_length=7, validators=[validate_level]), default=list, blank=True
+    )
+    hardware = ArrayField(
+        models.CharField(max_length=16, choices=Hardware), default=list, blank=True
+    )
+    approach = models.CharField(max_length=16, choices=Approach, blank=True)
+    surgeon = models.CharField(max_length=200, blank=True)
+    notes = models.TextField(blank=True)
+    # The protocol version its checkpoints were planned with (set by followup.schedule).
+    protocol = models.ForeignKey(
+        "followup.Protocol", null=True, blank=True, on_delete=models.PROTECT, editable=False
+    )
+    # Set in the same transaction as any change that needs its checkpoints planned or
+    # matched again; cleared by the task that did it. The sweep catches up on any left.
+    followup_stale_since = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "surgeries"
+        ordering = ["-performed_at", "-id"]
+        indexes = [
+            models.Index(fields=["patient", "performed_at"], name="surgery_patient_time_idx"),
+            models.Index(fields=["clinic", "id"], name="surgery_clinic_idx"),
+            models.Index(
+                fields=["followup_stale_since"],
+                condition=models.Q(followup_stale_since__isnull=False),
+                name="surgery_stale_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        levels = ", ".join(self.levels)
+        return f"{self.get_procedure_display()} {levels} on {self.performed_at:%Y-%m-%d}"
+
+    # Written only by the follow-up machinery, never by saving a form or a serializer.
+    BOOKKEEPING = frozenset({"protocol", "followup_stale_since"})
+
+    def save(self, *args, **kwargs):
+        self.clinic_id = self.patient.clinic_id
+        if self.pk and not self._state.adding and kwargs.get("update_fields") is None:
+            # An instance loaded before the last planning must not write back an old plan.
+            kwargs["update_fields"] = [
+                f.name
+                for f in self._meta.concrete_fields
+                if not f.primary_key and f.name not in self.BOOKKEEPING
+            ]
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        if self.performed_at and self.performed_at > timezone.now():
+            raise ValidationError({"performed_at": "Must not be in the future."})
+
+    @property
+    def family(self) -> ProcedureFamily:
+        return PROCEDURE_FAMILY[self.procedure]

@@ -1,0 +1,89 @@
+"""Personas shared by every test: staff of clinic A and B, A's integration, an outsider."""
+
+from dataclasses import dataclass
+
+import pytest
+from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient
+
+from patients.models import ApiClient, Clinic, Membership, Role
+
+
+@dataclass
+class Persona:
+    api: APIClient
+    clinic: Clinic | None
+    user: object | None = None
+    client: ApiClient | None = None
+
+
+@pytest.fixture
+def clinic_a(db) -> Clinic:
+    return Clinic.objects.create(slug="clinic-a", name="Clinic A", timezone="Europe/Paris")
+
+
+@pytest.fixture
+def clinic_b(db) -> Clinic:
+    return Clinic.objects.create(slug="clinic-b", name="Clinic B", timezone="America/Los_Angeles")
+
+
+def make_staff(username: str, clinic: Clinic, role: str = Role.CLINICIAN):
+    user = get_user_model().objects.create_user(
+        username=username, password="a-long-test-password", is_staff=True
+    )
+    Membership.objects.create(user=user, clinic=clinic, role=role)
+    return user
+
+
+def _session_persona(user, clinic) -> Persona:
+    api = APIClient()
+    api.force_login(user)
+    return Persona(api=api, clinic=clinic, user=user)
+
+
+@pytest.fixture
+def staff_a(clinic_a) -> Persona:
+    return _session_persona(make_staff("alice", clinic_a), clinic_a)
+
+
+@pytest.fixture
+def staff_b(clinic_b) -> Persona:
+    return _session_persona(make_staff("bob", clinic_b), clinic_b)
+
+
+@pytest.fixture
+def viewer_a(clinic_a) -> Persona:
+    return _session_persona(make_staff("vera", clinic_a, Role.VIEWER), clinic_a)
+
+
+@pytest.fixture
+def integration_a(clinic_a) -> Persona:
+    client, token = ApiClient.issue(clinic_a, "EHR of A")
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return Persona(api=api, clinic=clinic_a, client=client)
+
+
+@pytest.fixture
+def integration_b(clinic_b) -> Persona:
+    client, token = ApiClient.issue(clinic_b, "EHR of B")
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return Persona(api=api, clinic=clinic_b, client=client)
+
+
+@pytest.fixture
+def anonymous(db) -> Persona:
+    return Persona(api=APIClient(), clinic=None)
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker):
+    """One real worker for the whole session, started on first use."""
+    from tests.worker import Worker
+
+    worker = Worker()
+    with django_db_blocker.unblock():
+        worker.start()
+    yield worker
+    worker.stop()

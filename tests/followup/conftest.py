@@ -1,0 +1,24 @@
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from followup.defaults import load_default_protocols
+from followup.models import CheckpointDefinition, Protocol
+from patients.models import Clinic
+
+
+@pytest.fixture
+def protocols(db):
+    """The CLINICAL_RULES §2 defaults (a transactional test flushes the migration's copy)."""
+    load_default_protocols(Protocol, CheckpointDefinition)
+    return {p.family: p for p in Protocol.objects.filter(clinic__isnull=True)}
+
+
+def local(zone: str, *args) -> datetime:
+    return datetime(*args, tzinfo=ZoneInfo(zone))
+
+
+@pytest.fixture
+def paris(db) -> Clinic:
+    return Clinic.objects.create(slug="paris", name="Paris", timezone="Europe/Paris")

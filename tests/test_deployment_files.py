@@ -1,0 +1,157 @@
+"""The commands in docker-compose.yml, the Dockerfile and the Procfile point at real code.
+
+Nothing here starts a container or a server: each command is parsed and what it names
+(a WSGI application, a Celery app, a management command) is looked up in the project,
+so that a typo fails here rather than on a deployment.
+"""
+
+import importlib
+import json
+import shlex
+from pathlib import Path
+
+import pytest
+import yaml
+from celery import Celery
+from celery.app.utils import find_app
+from celery.bin.celery import celery as celery_cli
+from django.conf import settings
+from django.core.management import get_commands
+from gunicorn.config import Config as GunicornConfig
+
+from followup import embedded
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+# The services that run the project's own image (the others are postgres, redis, mailpit).
+APP_SERVICES = {name: svc for name, svc in COMPOSE["services"].items() if "build" in svc}
+PROCFILE = dict(
+    line.split(":", 1)
+    for line in (ROOT / "Procfile").read_text().splitlines()
+    if line.strip() and not line.startswith("#")
+)
+
+
+def argv_of(command: str | list[str]) -> list[str]:
+    return shlex.split(command) if isinstance(command, str) else [str(arg) for arg in command]
+
+
+def import_module(name: str):
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        pytest.fail(f"cannot import {name!r}: {exc}")
+
+
+def check_gunicorn(args: list[str]) -> None:
+    try:
+        parsed = GunicornConfig().parser().parse_args(args)
+    except SystemExit:
+        pytest.fail(f"gunicorn rejects its arguments {args}")
+    assert len(parsed.args) == 1, f"gunicorn needs one application, got {parsed.args}"
+    module_name, _, attribute = parsed.args[0].partition(":")
+    module = import_module(module_name)
+    if not callable(getattr(module, attribute or "application", None)):
+        pytest.fail(f"{module_name} has no WSGI application {attribute!r}")
+
+
+def check_celery(args: list[str]) -> None:
+    app_name, rest = None, []
+    words = iter(args)
+    for word in words:
+        if word in ("-A", "--app"):
+            app_name = next(words, None)
+        elif word.startswith("--app="):
+            app_name = word.removeprefix("--app=")
+        else:
+            rest.append(word)
+    if app_name is None:
+        pytest.fail(f"celery without -A: {args}")
+    try:
+        app = find_app(app_name)
+    except (ImportError, AttributeError) as exc:
+        pytest.fail(f"celery -A {app_name}: {exc}")
+    if not isinstance(app, Celery):
+        pytest.fail(f"celery -A {app_name} finds {app!r}, not a Celery app")
+    subcommand = next((word for word in rest if not word.startswith("-")), None)
+    if subcommand not in celery_cli.commands:
+        pytest.fail(f"celery has no subcommand {subcommand!r}")
+
+
+def check_manage(args: list[str]) -> None:
+    if not args or args[0] not in get_commands():
+        pytest.fail(f"manage.py has no command {args[:1]}")
+
+
+def check_command(argv: list[str]) -> None:
+    """Fails unless the program is known and what it is pointed at exists."""
+    program, *args = argv
+    if program == "gunicorn":
+        check_gunicorn(args)
+    elif program == "celery":
+        check_celery(args)
+    elif program in ("python", "python3") and args[:1] == ["manage.py"]:
+        check_manage(args[1:])
+    else:
+        pytest.fail(f"no check for {argv}: teach tests/test_deployment_files.py about it")
+
+
+def test_compose_has_the_app_services():
+    assert {"migrate", "web", "worker", "beat"} <= APP_SERVICES.keys()
+
+
+@pytest.mark.parametrize("name", sorted(APP_SERVICES))
+def test_compose_command_points_at_existing_code(name):
+    assert "command" in APP_SERVICES[name], f"{name} relies on the image's CMD"
+    check_command(argv_of(APP_SERVICES[name]["command"]))
+
+
+def test_compose_runs_exactly_one_beat():
+    # Two beats send every periodic task twice.
+    beat = COMPOSE["services"]["beat"]
+    assert beat.get("deploy", {}).get("replicas", 1) == 1
+    assert "scale" not in beat
+
+
+def test_compose_requires_a_secret_key():
+    assert APP_SERVICES["web"]["environment"]["SECRET_KEY"].startswith("${SECRET_KEY:?")
+
+
+def test_dockerfile_cmd_points_at_existing_code():
+    cmd_lines = [
+        line for line in (ROOT / "Dockerfile").read_text().splitlines() if line.startswith("CMD ")
+    ]
+    assert len(cmd_lines) == 1
+    check_command(json.loads(cmd_lines[0].removeprefix("CMD ")))
+
+
+def test_procfile_has_the_processes():
+    assert PROCFILE.keys() == {"web", "worker", "beat"}
+
+
+@pytest.mark.parametrize("name", sorted(PROCFILE))
+def test_procfile_command_points_at_existing_code(name):
+    check_command(argv_of(PROCFILE[name]))
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "gunicorn followup.wsgi:applicaton",
+        "gunicorn followup.wsgii:application",
+        "gunicorn followup.wsgi:application --workerz 2",
+        "celery -A followupp worker",
+        "celery -A followup wroker",
+        "celery worker",
+        "python manage.py migrat",
+        "uwsgi --module followup.wsgi",
+    ],
+)
+def test_the_checks_catch_a_typo(command):
+    with pytest.raises(pytest.fail.Exception):
+        check_command(argv_of(command))
+
+
+def test_embedded_servers_use_the_urls_settings_default_to():
+    assert embedded.database_url(embedded.pg_dir()) == settings.EMBEDDED_DATABASE_URL
+    assert embedded.redis_url(embedded.redis_port()) == settings.EMBEDDED_REDIS_URL

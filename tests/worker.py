@@ -1,0 +1,56 @@
+"""A real Celery worker process, on the real Redis, against the test database."""
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from urllib.parse import quote
+
+from django.db import connection
+
+from followup.celery import app
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def database_url() -> str:
+    """The URL of the database the tests use (pytest-django's test_ database)."""
+    params = connection.settings_dict
+    host = quote(params["HOST"] or "", safe="")
+    auth = quote(params["USER"] or "", safe="")
+    if params["PASSWORD"]:
+        auth += ":" + quote(params["PASSWORD"], safe="")
+    port = f":{params['PORT']}" if params["PORT"] else ""
+    return f"postgresql://{auth}@{host}{port}/{params['NAME']}"
+
+
+class Worker:
+    def __init__(self) -> None:
+        # A queue of our own, so that no other worker on the same Redis takes our tasks.
+        self.queue = f"test-{uuid.uuid4().hex[:8]}"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url(),
+            "CELERY_TASK_DEFAULT_QUEUE": self.queue,
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "followup", "worker", "--pool", "solo",
+             "--queues", self.queue, "--without-mingle", "--without-gossip", "--loglevel", "INFO"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        app.conf.task_default_queue = self.queue
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
