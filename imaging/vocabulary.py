@@ -74,10 +74,16 @@ class Definition:
             if lowered in {"false", "no", "0"}:
                 return False
             raise ValueError("must be yes or no")
+        if self.type is ValueType.NUMBER:
+            try:
+                return self.clean(Decimal(text))
+            except InvalidOperation:
+                raise ValueError("must be a number") from None
         return self.clean(text)
 
     def _clean_number(self, value: object) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        # A JSON number, not a string that looks like one: integrations must send types.
+        if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
             raise ValueError("must be a number")
         try:
             number = Decimal(str(value))

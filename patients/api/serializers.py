@@ -176,6 +176,13 @@ class SurgerySerializer(serializers.ModelSerializer):
                 not_in_future(attrs["performed_at"])
             except serializers.ValidationError as error:
                 raise serializers.ValidationError({"performed_at": error.detail}) from None
+            if self.instance is not None:
+                first_exam = self.instance.exams.order_by("performed_at").first()
+                if first_exam and first_exam.performed_at < attrs["performed_at"]:
+                    raise serializers.ValidationError(
+                        {"performed_at": "This surgery has an exam from before that time "
+                         f"(accession {first_exam.accession_number})."}
+                    )  # fmt: skip
         for name in ("levels", "hardware"):
             if name in attrs and len(set(attrs[name])) != len(attrs[name]):
                 raise serializers.ValidationError({name: "An item is listed twice."})

@@ -219,3 +219,8 @@ def test_surgery_after_the_exam_is_refused(writer, patient_a):
 def test_study_instance_uid_of_another_exam_is_refused(writer, patient_a):
     factories.exam(patient_a, study_instance_uid="1.2.3")
     post_refused(writer, payload(patient_a, study_instance_uid="1.2.3"), "study_instance_uid")
+
+
+def test_a_number_sent_as_a_string_is_the_wrong_type(writer, patient_a):
+    body = with_finding(patient_a, code="screw_lucency_mm", value="2.0", level="L5")
+    post_refused(writer, body, "findings", "1", "value")

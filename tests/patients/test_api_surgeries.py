@@ -183,3 +183,18 @@ def test_patch_to_a_future_performed_at_is_refused(integration_a, patient_a):
 
 def test_unknown_patient_is_refused(writer):
     post_refused(writer, payload(Patient(pk=999999999)), "patient")
+
+
+def test_a_surgery_cannot_move_after_its_own_exams(integration_a, patient_a):
+    surgery = factories.surgery(patient_a, timezone.now() - timedelta(days=100))
+    factories.exam(patient_a, surgery, performed_at=surgery.performed_at + timedelta(days=10))
+    response = integration_a.api.patch(
+        f"/api/v1/surgeries/{surgery.pk}/",
+        {"performed_at": (surgery.performed_at + timedelta(days=20)).isoformat()},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "performed_at" in response.json()
+    old = surgery.performed_at
+    surgery.refresh_from_db()
+    assert surgery.performed_at == old
