@@ -11,6 +11,7 @@ from patients.models import Membership, Role
 from . import alerts_lifecycle
 from .models import (
     Alert,
+    AlertStatus,
     Checkpoint,
     CheckpointDefinition,
     CheckpointStatus,
@@ -238,6 +239,21 @@ SEVERITY_ORDER = Case(
 )
 
 
+class AlertStatusFilter(admin.SimpleListFilter):
+    """As the status column shows it: a snooze that has run out is open again before the sweep."""
+
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return AlertStatus.choices
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        return queryset.filter(alerts_lifecycle.status_filter(self.value(), timezone.now()))
+
+
 @admin.register(Alert)
 class AlertAdmin(ClinicScopedAdmin):
     """Staff's alert list: most severe first, then oldest first."""
@@ -245,9 +261,11 @@ class AlertAdmin(ClinicScopedAdmin):
     form = AlertActionForm
     list_display = ["severity", "code", "status_now", "patient_link", "message", "created_at"]
     list_select_related = ["patient"]
-    list_filter = ["severity", "status", "code", ClinicFilter]
+    list_filter = ["severity", AlertStatusFilter, "code", ClinicFilter]
     search_fields = ["=patient__mrn"]
     actions = ["acknowledge_selected"]
+    # The changelist orders by this (a queryset's own order_by would come after Meta.ordering).
+    ordering = [SEVERITY_ORDER.desc(), "created_at", "id"]
     readonly_fields = [
         "patient_link", "surgery", "exam_link", "checkpoint_link", "code", "subject", "severity",
         "status", "message", "created_at", "acknowledged_at", "acknowledged_by", "snoozed_until",
@@ -257,10 +275,6 @@ class AlertAdmin(ClinicScopedAdmin):
         (None, {"fields": readonly_fields}),
         ("Act on it", {"fields": ["action", "until", "note"]}),
     ]
-
-    def get_queryset(self, request):
-        queryset = super().get_queryset(request).annotate(severity_rank=SEVERITY_ORDER)
-        return queryset.order_by("-severity_rank", "created_at")
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -303,7 +317,9 @@ class AlertAdmin(ClinicScopedAdmin):
         except alerts_lifecycle.TransitionRefused as error:
             self.message_user(request, str(error), messages.ERROR)
 
-    @admin.action(description="Acknowledge the selected alerts")
+    @admin.action(description="Acknowledge the selected alerts", permissions=["change"])
     def acknowledge_selected(self, request, queryset):
         count = alerts_lifecycle.acknowledge_many(queryset, request.user, timezone.now())
         self.message_user(request, f"Acknowledged {count} alert(s).")
+
+from . import admin_mail  # noqa: E402, F401  (registers the outbox and subscriptions)

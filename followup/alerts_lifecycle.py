@@ -16,6 +16,16 @@ from .models.alerts import AlertCode
 ACTIVE = ~Q(status=AlertStatus.RESOLVED)
 
 
+def status_filter(status: str, now: datetime) -> Q:
+    """Alerts whose status is `status` as seen at `now`: a snooze that has run out is open."""
+    woken = Q(status=AlertStatus.SNOOZED, snoozed_until__lte=now)
+    if status == AlertStatus.OPEN:
+        return Q(status=AlertStatus.OPEN) | woken
+    if status == AlertStatus.SNOOZED:
+        return Q(status=AlertStatus.SNOOZED) & ~woken
+    return Q(status=status)
+
+
 class TransitionRefused(Exception):
     pass
 
@@ -102,6 +112,7 @@ def resolve_checkpoint_alerts(checkpoints: Sequence[Checkpoint], now: datetime, 
     if not checkpoints:
         return 0
     alerts = Alert.objects.filter(
-        checkpoint__in=[c.pk for c in checkpoints], code=AlertCode.CHECKPOINT_OVERDUE
+        checkpoint__in=[c.pk for c in checkpoints],
+        code__in=[AlertCode.CHECKPOINT_OVERDUE, AlertCode.WORKUP_OVERDUE],
     )
     return auto_resolve(alerts, now, note)

@@ -1,7 +1,7 @@
 import django_filters
-from django.db.models import Q
 from django.utils import timezone
 
+from ..alerts_lifecycle import status_filter as alert_status_filter
 from ..models import Alert, AlertStatus, Checkpoint, CheckpointKind, CheckpointStatus, Severity
 from ..models.alerts import AlertCode
 from ..models.checkpoints import status_filter
@@ -36,10 +36,4 @@ class AlertFilter(django_filters.FilterSet):
         fields = ["patient", "surgery", "status", "severity", "code"]
 
     def filter_status(self, queryset, name, value):
-        now = timezone.now()
-        woken = Q(status=AlertStatus.SNOOZED, snoozed_until__lte=now)
-        if value == AlertStatus.OPEN:
-            return queryset.filter(Q(status=AlertStatus.OPEN) | woken)
-        if value == AlertStatus.SNOOZED:
-            return queryset.filter(status=AlertStatus.SNOOZED).exclude(woken)
-        return queryset.filter(status=value)
+        return queryset.filter(alert_status_filter(value, timezone.now()))

@@ -54,7 +54,7 @@ def test_a_change_in_the_admin_names_the_staff_member(staff_a):
 
 def _empty_inlines() -> dict:
     data = {}
-    for prefix in ("external_ids", "surgeries", "exams"):
+    for prefix in ("external_ids", "surgeries", "exams", "clinical_events", "assessments"):
         data |= {f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0"}
     return data
 
