@@ -10,7 +10,6 @@ staff resolved is not raised again from the same exam.
 from datetime import datetime
 
 from django.db import transaction
-from django.utils import timezone
 
 from imaging.models import ImagingExam
 from patients.models import Surgery
@@ -19,6 +18,7 @@ from . import rules
 from .alerts_lifecycle import ACTIVE, auto_resolve
 from .models import Alert, AlertStatus, Thresholds
 from .models.alerts import FINDING_CODES
+from .schedule import day_of
 
 CAUSE_GONE = "Cause gone: no exam of this surgery shows it any more (finding changed or removed)."
 
@@ -28,14 +28,11 @@ def limits_of(thresholds: Thresholds) -> rules.Limits:
 
 
 def exam_facts(exam: ImagingExam, surgery: Surgery) -> rules.ExamFacts:
-    zone = surgery.clinic.zone
-    day = (timezone.localtime(exam.performed_at, zone).date()
-           - timezone.localtime(surgery.performed_at, zone).date()).days  # fmt: skip
     return rules.ExamFacts(
         id=exam.pk,
         modality=exam.modality,
         performed_at=exam.performed_at,
-        day=day,
+        day=day_of(surgery, exam.performed_at),
         contrast=exam.contrast,
         dose_msv=exam.effective_dose_msv,
         findings=tuple(rules.Fact(f.code, f.value, f.level, f.side) for f in exam.findings.all()),

@@ -47,11 +47,34 @@ def assign(checkpoints: Iterable[Checkpoint], exams: Iterable[ImagingExam]) -> d
     return matches
 
 
+def assign_workups(workups: Iterable[Checkpoint], exams: Iterable[ImagingExam]) -> dict[int, Match]:
+    """Pure: each work-up gets the first fitting exam done after its event (late if after
+    the due time). Work-ups are answered independently of the protocol's checkpoints: the
+    CT that answers a new radicular pain can also be the bridging film."""
+    exams = sorted(exams, key=lambda e: (e.performed_at, e.pk))
+    used: set[int] = set()
+    matches: dict[int, Match] = {}
+    for workup in sorted(workups, key=lambda c: (c.opens_at, c.pk)):
+        if workup.waived_at is not None:
+            continue
+        for exam in exams:
+            if exam.pk in used or exam.modality not in workup.modalities:
+                continue
+            if exam.performed_at >= workup.opens_at:
+                matches[workup.pk] = Match(exam.pk, late=exam.performed_at >= workup.due_at)
+                used.add(exam.pk)
+                break
+    return matches
+
+
 @transaction.atomic
 def rematch(surgery: Surgery, now: datetime) -> None:
-    checkpoints = list(surgery.checkpoints.filter(kind=CheckpointKind.EXAM))
-    exams = ImagingExam.objects.filter(surgery=surgery).only("id", "performed_at", "modality")
-    matches = assign(checkpoints, exams)
+    checkpoints = list(
+        surgery.checkpoints.filter(kind__in=[CheckpointKind.EXAM, CheckpointKind.WORKUP])
+    )
+    exams = list(ImagingExam.objects.filter(surgery=surgery).only("id", "performed_at", "modality"))
+    matches = assign([c for c in checkpoints if c.kind == CheckpointKind.EXAM], exams)
+    matches |= assign_workups([c for c in checkpoints if c.kind == CheckpointKind.WORKUP], exams)
 
     changed, newly_satisfied = [], []
     for checkpoint in checkpoints:

@@ -15,7 +15,8 @@ from django.db.models.functions import Now
 
 from patients.models import Surgery
 
-from . import evaluation, matching, schedule
+from . import evaluation, matching, recurrence, schedule
+from .models import Thresholds
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,8 @@ def refresh(surgery_id: int, now: datetime, *, onto_current: bool = False) -> bo
             return False
         seen = surgery.followup_stale_since
         schedule.plan(surgery, now, onto_current=onto_current)
+        recurrence.detect(surgery, Thresholds.objects.current(surgery.clinic_id))
+        schedule.plan_workups(surgery, now)
         matching.rematch(surgery, now)
         evaluation.evaluate(surgery, now)
         # Cleared only if nothing marked it again meanwhile.

@@ -12,15 +12,25 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 from django.utils import timezone
 
-from patients.models import Surgery
+from patients.models import ClinicalEvent, Surgery
 
 from .alerts_lifecycle import resolve_checkpoint_alerts
 from .models import Checkpoint, CheckpointDefinition, CheckpointKind, Protocol
+from .models.protocols import ProtocolFamily
 
 
 def local_day_start(day0: date, day: int, zone: ZoneInfo) -> datetime:
     """The instant the local day `day0 + day` begins."""
     return datetime.combine(day0 + timedelta(days=day), time.min, tzinfo=zone)
+
+
+def day_of(surgery: Surgery, when: datetime) -> int:
+    """Days since the surgery, counted on the clinic's calendar (day 0 = surgery date)."""
+    zone = surgery.clinic.zone
+    return (
+        timezone.localtime(when, zone).date()
+        - timezone.localtime(surgery.performed_at, zone).date()
+    ).days
 
 
 @dataclass(frozen=True)
@@ -121,3 +131,61 @@ def _apply(checkpoint: Checkpoint, definition: CheckpointDefinition, span: Windo
     checkpoint.modalities = list(definition.modalities)
     checkpoint.required = definition.required
     checkpoint.overdue_severity = definition.overdue_severity
+
+
+# --- Work-ups: a clinical event calls for imaging within hours or days (§5) ------------
+
+
+def workup_window(definition: CheckpointDefinition, occurred_at: datetime) -> Window:
+    due = occurred_at + timedelta(hours=definition.due_hours or 0)
+    return Window(occurred_at, due, due + timedelta(days=definition.grace_days))
+
+
+@transaction.atomic
+def plan_workups(surgery: Surgery, now: datetime) -> None:
+    """One work-up per clinical event of the surgery; an open one follows its event's time."""
+    events = list(ClinicalEvent.objects.filter(surgery=surgery))
+    existing = {
+        c.event_id: c
+        for c in Checkpoint.objects.filter(kind=CheckpointKind.WORKUP, event__in=events)
+    }
+    # An event moved to this surgery or given another code asks another question:
+    # its old work-up goes (with its alerts) and a new one is planned.
+    replaced = [
+        c for e in events
+        if (c := existing.get(e.pk)) and (c.surgery_id != surgery.pk or c.code != e.code)
+    ]  # fmt: skip
+    if replaced:
+        resolve_checkpoint_alerts(replaced, now, "Re-planned: the event changed.")
+        Checkpoint.objects.filter(pk__in=[c.pk for c in replaced]).delete()
+        for checkpoint in replaced:
+            del existing[checkpoint.event_id]
+    protocol = None
+    to_create, to_update, moved_out_of_overdue = [], [], []
+    for event in events:
+        checkpoint = existing.get(event.pk)
+        if checkpoint is None:
+            protocol = protocol or Protocol.objects.current(
+                ProtocolFamily.WORKUPS, surgery.clinic_id
+            )
+            definition = protocol and protocol.definitions.filter(code=event.code).first()
+            if definition is None:
+                continue  # this clinic's work-ups leave this symptom out
+            checkpoint = Checkpoint(
+                clinic_id=surgery.clinic_id, patient_id=surgery.patient_id, surgery=surgery,
+                event=event,
+            )  # fmt: skip
+            _apply(checkpoint, definition, workup_window(definition, event.occurred_at))
+            checkpoint.recommendation = definition.recommendation
+            to_create.append(checkpoint)
+        elif _open(checkpoint):
+            span = workup_window(checkpoint.definition, event.occurred_at)
+            if (checkpoint.opens_at, checkpoint.due_at) != (span.opens_at, span.due_at):
+                _apply(checkpoint, checkpoint.definition, span)
+                if checkpoint.overdue_since and checkpoint.overdue_at > now:
+                    checkpoint.overdue_since = None
+                    moved_out_of_overdue.append(checkpoint)
+                to_update.append(checkpoint)
+    Checkpoint.objects.bulk_create(to_create)
+    Checkpoint.objects.bulk_update(to_update, ["opens_at", "due_at", "overdue_at", "overdue_since"])
+    resolve_checkpoint_alerts(moved_out_of_overdue, now, "Re-planned: no longer overdue.")

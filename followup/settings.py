@@ -272,6 +272,18 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*/5"),
         "options": {"expires": 4 * 60},
     },
+    # Each clinic gets its digest at its own local hour: checked every 5 minutes.
+    "digests": {
+        "task": "followup.tasks.send_digests",
+        "schedule": crontab(minute="*/5"),
+        "options": {"expires": 4 * 60},
+    },
+    # Urgent alerts reach the staff within minutes; escalations after the clinic's delay.
+    "urgent": {
+        "task": "followup.tasks.notify_urgent",
+        "schedule": crontab(minute="*"),
+        "options": {"expires": 50},
+    },
 }
 
 LOGGING = {

@@ -9,7 +9,7 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from imaging.models import ImagingExam
-from patients.models import Surgery
+from patients.models import Assessment, ClinicalEvent, Surgery
 
 from .models import Checkpoint
 from .refresh import mark_stale
@@ -31,3 +31,12 @@ def exam_changed(sender, instance: ImagingExam, raw=False, **kwargs):
         "surgery_id", flat=True
     )
     mark_stale([instance.surgery_id, *before])
+
+
+@receiver(post_save, sender=ClinicalEvent, dispatch_uid="followup.event_saved")
+@receiver(post_delete, sender=ClinicalEvent, dispatch_uid="followup.event_deleted")
+@receiver(post_save, sender=Assessment, dispatch_uid="followup.assessment_saved")
+@receiver(post_delete, sender=Assessment, dispatch_uid="followup.assessment_deleted")
+def symptom_or_score_changed(sender, instance, raw=False, **kwargs):
+    if not raw:
+        mark_stale([instance.surgery_id])

@@ -17,7 +17,7 @@ from patients.models import Surgery
 
 from . import refresh
 from .alerts_lifecycle import wake_snoozed
-from .models import Alert, Checkpoint
+from .models import Alert, Checkpoint, CheckpointKind
 from .models.alerts import AlertCode
 from .models.checkpoints import PENDING
 
@@ -60,6 +60,13 @@ def catch_up(now: datetime) -> int:
 
 def overdue_message(checkpoint: Checkpoint) -> str:
     zone = checkpoint.clinic.zone
+    if checkpoint.kind == CheckpointKind.WORKUP:
+        due = timezone.localtime(checkpoint.due_at, zone)
+        return (
+            f"{checkpoint.label} was due by {due:%Y-%m-%d %H:%M} ({zone.key}); no fitting "
+            f"exam ({'/'.join(checkpoint.modalities)}) has been recorded. "
+            f"{checkpoint.recommendation}"
+        ).strip()
     last_day = (timezone.localtime(checkpoint.due_at, zone) - timedelta(microseconds=1)).date()
     modalities = "/".join(checkpoint.modalities) or "any"
     return (
@@ -77,7 +84,7 @@ def _raise_batch(now: datetime, exclude: list[int], result: SweepResult) -> tupl
             .select_for_update(skip_locked=True, of=("self",))
             .only(
                 "pk", "clinic__timezone", "patient_id", "surgery_id", "code", "label", "due_at",
-                "modalities", "overdue_severity",
+                "modalities", "overdue_severity", "kind", "recommendation",
             )
             .select_related("clinic")[:BATCH]
         )  # fmt: skip
@@ -101,7 +108,11 @@ def _alert_for(checkpoint: Checkpoint) -> Alert:
         patient_id=checkpoint.patient_id,
         surgery_id=checkpoint.surgery_id,
         checkpoint_id=checkpoint.pk,
-        code=AlertCode.CHECKPOINT_OVERDUE,
+        code=(
+            AlertCode.WORKUP_OVERDUE
+            if checkpoint.kind == CheckpointKind.WORKUP
+            else AlertCode.CHECKPOINT_OVERDUE
+        ),
         subject=f"checkpoint:{checkpoint.pk}",
         severity=checkpoint.overdue_severity,
         message=overdue_message(checkpoint),

@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.utils import timezone
 
-from . import refresh, sweep
+from . import mailing, refresh, sweep
 
 
 @shared_task
@@ -21,3 +21,17 @@ def refresh_surgery(surgery_id: int) -> bool:
 def run_sweep() -> dict:
     result = sweep.run(timezone.now())
     return {"refreshed": result.refreshed, "alerts": result.alerts, "failed": result.failed}
+
+
+@shared_task
+def send_digests() -> dict:
+    """Queue the digests that are due (each clinic at its local hour) and send them."""
+    now = timezone.now()
+    return {"queued": mailing.queue_digests(now), "sent": mailing.deliver(now)}
+
+
+@shared_task
+def notify_urgent() -> dict:
+    """E-mail new urgent alerts and escalate the ones nobody acknowledged."""
+    now = timezone.now()
+    return {"queued": mailing.queue_urgent(now), "sent": mailing.deliver(now)}

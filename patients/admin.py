@@ -1,14 +1,29 @@
 from django.contrib import admin, messages
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from followup import digest
 from followup.admin import CheckpointInline
 from followup.admin_scoping import ClinicFilter, ClinicScopedAdmin, ClinicScopedMixin, admin_access
 from followup.audit import render_trail
 from followup.refresh import refresh
+from followup.schedule import plan_workups
 from imaging.models import ImagingExam
 
-from .models import ApiClient, Clinic, Membership, Patient, PatientIdentifier, Role, Surgery
+from .models import (
+    ApiClient,
+    Assessment,
+    Clinic,
+    ClinicalEvent,
+    Membership,
+    Patient,
+    PatientIdentifier,
+    Role,
+    Surgery,
+)
 
 
 class MembershipInline(admin.TabularInline):
@@ -21,7 +36,7 @@ class MembershipInline(admin.TabularInline):
 class ClinicAdmin(admin.ModelAdmin):
     """Superusers manage clinics; a clinic's managers may see and edit their own."""
 
-    list_display = ["name", "slug", "timezone"]
+    list_display = ["name", "slug", "timezone", "digest_hour", "preview_link"]
     search_fields = ["name", "slug"]
     inlines = [MembershipInline]
 
@@ -52,6 +67,29 @@ class ClinicAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    def get_urls(self):
+        preview = self.admin_site.admin_view(self.digest_preview)
+        return [
+            path("<int:pk>/digest-preview/", preview, name="patients_clinic_digest_preview"),
+            *super().get_urls(),
+        ]
+
+    def digest_preview(self, request, pk: int):
+        """The clinic's digest as it would be sent now (last 24 hours as 'new'); sends nothing."""
+        clinic = get_object_or_404(self.get_queryset(request), pk=pk)
+        now = timezone.now()
+        data = digest.collect(clinic, now)
+        local_date = timezone.localtime(now, clinic.zone).date()
+        _, _, html = digest.render(
+            digest.for_recipient(data, local_date, now - timezone.timedelta(days=1))
+        )
+        return HttpResponse(html)
+
+    @admin.display(description="digest")
+    def preview_link(self, clinic: Clinic) -> str:
+        url = reverse("admin:patients_clinic_digest_preview", args=[clinic.pk])
+        return format_html('<a href="{}">Preview</a>', url)
 
 
 @admin.register(ApiClient)
@@ -108,6 +146,21 @@ class ExamInline(ClinicScopedMixin, admin.TabularInline):
         return False  # exams are added on their own page, with their findings
 
 
+class ClinicalEventInline(ClinicScopedMixin, admin.TabularInline):
+    model = ClinicalEvent
+    fk_name = "patient"
+    fields = ["occurred_at", "code", "surgery", "source", "notes"]
+    readonly_fields = ["source"]
+    extra = 0
+    show_change_link = True
+
+
+class AssessmentInline(ClinicScopedMixin, admin.TabularInline):
+    model = Assessment
+    fields = ["assessed_at", "nrs_back", "nrs_leg", "odi", "surgery"]
+    extra = 0
+
+
 class TransitionalVariantFilter(admin.SimpleListFilter):
     title = "transitional variant"
     parameter_name = "variant"
@@ -136,7 +189,7 @@ class PatientAdmin(ClinicScopedAdmin):
         ("Audit trail", {"classes": ["collapse"], "fields": ["audit_trail"]}),
         (None, {"fields": ["created_at", "updated_at"]}),
     ]
-    inlines = [IdentifierInline, SurgeryInline, ExamInline]
+    inlines = [IdentifierInline, SurgeryInline, ExamInline, ClinicalEventInline, AssessmentInline]
 
     @admin.display(boolean=True, description="LSTV")
     def variant(self, obj: Patient) -> bool:
@@ -180,3 +233,37 @@ class SurgeryAdmin(ClinicScopedAdmin):
             refresh(pk, now, onto_current=True) for pk in queryset.values_list("pk", flat=True)
         )
         self.message_user(request, f"Re-planned {count} surgery(ies) onto the current protocol.")
+
+
+@admin.register(ClinicalEvent)
+class ClinicalEventAdmin(ClinicScopedAdmin):
+    """Recording a symptom here schedules its work-up, as through the API."""
+
+    list_display = ["occurred_at", "code", "patient", "source"]
+    list_select_related = ["patient"]
+    list_filter = ["code", "source", ClinicFilter]
+    search_fields = ["=patient__mrn"]
+    autocomplete_fields = ["patient", "surgery"]
+    readonly_fields = ["source", "relief_assessment", "recurrence_assessment", "created_at"]
+    inlines = [CheckpointInline]
+
+    def save_model(self, request, obj, form, change):
+        if obj.surgery_id is None:
+            obj.surgery = Surgery.objects.latest_before(obj.patient, obj.occurred_at)
+        super().save_model(request, obj, form, change)
+        if obj.surgery_id:
+            plan_workups(obj.surgery, timezone.now())
+
+
+@admin.register(Assessment)
+class AssessmentAdmin(ClinicScopedAdmin):
+    list_display = ["assessed_at", "patient", "nrs_back", "nrs_leg", "odi"]
+    list_select_related = ["patient"]
+    list_filter = [ClinicFilter]
+    search_fields = ["=patient__mrn"]
+    autocomplete_fields = ["patient", "surgery"]
+
+    def save_model(self, request, obj, form, change):
+        if obj.surgery_id is None:
+            obj.surgery = Surgery.objects.latest_before(obj.patient, obj.assessed_at)
+        super().save_model(request, obj, form, change)

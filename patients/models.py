@@ -8,6 +8,7 @@ import pghistory
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.utils import timezone
 
@@ -23,10 +24,27 @@ class Clinic(models.Model):
     slug = models.SlugField(unique=True)
     name = models.CharField(max_length=200)
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    digest_hour = models.PositiveSmallIntegerField(
+        default=6,
+        validators=[MaxValueValidator(23)],
+        help_text="Local hour (0-23) from which the nightly digest is sent.",
+    )
+    escalation_after_minutes = models.PositiveIntegerField(
+        default=120,
+        help_text="An urgent alert nobody acknowledged in this time is escalated.",
+    )
+    escalation_email = models.EmailField(
+        blank=True, help_text="Where unacknowledged urgent alerts go (e.g. the on-call surgeon)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(digest_hour__lte=23), name="clinic_digest_hour_valid"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -147,6 +165,11 @@ class Patient(models.Model):
     def initials(self) -> str:
         return "".join(part[:1].upper() for part in (self.given_name, self.family_name) if part)
 
+    @property
+    def reference(self) -> str:
+        """How messages name the patient: MRN and initials, never the name."""
+        return f"{self.mrn} ({self.initials})" if self.initials else self.mrn
+
 
 @pghistory.track()
 class PatientIdentifier(models.Model):
@@ -223,6 +246,16 @@ class Approach(models.TextChoices):
     PERCUTANEOUS = "percutaneous"
 
 
+class SurgeryQuerySet(models.QuerySet):
+    def latest_before(self, patient: "Patient", when) -> "Surgery | None":
+        """What an exam, event or assessment belongs to when nobody says."""
+        return (
+            self.filter(patient=patient, performed_at__lte=when)
+            .order_by("-performed_at", "-id")
+            .first()
+        )
+
+
 # The follow-up bookkeeping is not a change to the patient's record.
 @pghistory.track(exclude=["followup_stale_since"])
 class Surgery(models.Model):
@@ -249,6 +282,8 @@ class Surgery(models.Model):
     followup_stale_since = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = SurgeryQuerySet.as_manager()
 
     class Meta:
         verbose_name_plural = "surgeries"
@@ -288,3 +323,121 @@ class Surgery(models.Model):
     @property
     def family(self) -> ProcedureFamily:
         return PROCEDURE_FAMILY[self.procedure]
+
+
+class EventCode(models.TextChoices):
+    """Symptoms that call for imaging now (CLINICAL_RULES §5)."""
+
+    CAUDA_EQUINA = "cauda_equina", "Cauda equina syndrome"
+    MEDULLARY_SYNDROME = "medullary_syndrome", "Medullary syndrome"
+    BLOOD_LOSS = "blood_loss", "Blood loss"
+    NEW_RADICULAR_PAIN = "new_radicular_pain", "New radicular pain"
+    INFECTION_SIGNS = "infection_signs", "Signs of infection"
+    POSITIONAL_HEADACHE = "positional_headache", "Positional headache"
+    PAIN_RECURRENCE = "pain_recurrence", "Pain recurrence after a pain-free interval"
+    RECURRENT_RADICULAR_PAIN = "recurrent_radicular_pain", "Recurrent radicular pain"
+    NO_IMPROVEMENT = "no_improvement", "No improvement after decompression"
+
+
+class EventSource(models.TextChoices):
+    RECORDED = "recorded", "Recorded by staff or an integration"
+    DETECTED = "detected", "Detected from assessments"
+
+
+@pghistory.track()
+class ClinicalEvent(models.Model):
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+", editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="clinical_events")
+    surgery = models.ForeignKey(
+        Surgery, null=True, blank=True, on_delete=models.CASCADE, related_name="clinical_events"
+    )
+    code = models.CharField(max_length=32, choices=EventCode)
+    occurred_at = models.DateTimeField()
+    notes = models.TextField(blank=True)
+    source = models.CharField(max_length=10, choices=EventSource, default=EventSource.RECORDED)
+    # For a detected pain recurrence: the assessments that showed it.
+    relief_assessment = models.ForeignKey(
+        "Assessment", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    recurrence_assessment = models.ForeignKey(
+        "Assessment", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        constraints = [
+            # One detected recurrence per assessment that showed it.
+            models.UniqueConstraint(
+                fields=["recurrence_assessment"],
+                condition=models.Q(recurrence_assessment__isnull=False),
+                name="event_one_per_recurrence",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["patient", "occurred_at"], name="event_patient_time_idx"),
+            models.Index(fields=["clinic", "id"], name="event_clinic_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_code_display()} on {self.occurred_at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs):
+        self.clinic_id = self.patient.clinic_id
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        if self.surgery_id and self.patient_id and self.surgery.patient_id != self.patient_id:
+            raise ValidationError({"surgery": "This surgery is not this patient's."})
+        if self.occurred_at and self.occurred_at > timezone.now():
+            raise ValidationError({"occurred_at": "Must not be in the future."})
+
+
+@pghistory.track()
+class Assessment(models.Model):
+    """Patient-reported outcomes: back and leg pain (NRS 0-10), Oswestry (ODI 0-100)."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+", editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="assessments")
+    surgery = models.ForeignKey(
+        Surgery, null=True, blank=True, on_delete=models.SET_NULL, related_name="assessments"
+    )
+    assessed_at = models.DateTimeField()
+    nrs_back = models.PositiveSmallIntegerField("NRS back", null=True, blank=True)
+    nrs_leg = models.PositiveSmallIntegerField("NRS leg", null=True, blank=True)
+    odi = models.PositiveSmallIntegerField("ODI", null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-assessed_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(nrs_back__lte=10), name="assessment_nrs_back"
+            ),
+            models.CheckConstraint(condition=models.Q(nrs_leg__lte=10), name="assessment_nrs_leg"),
+            models.CheckConstraint(condition=models.Q(odi__lte=100), name="assessment_odi"),
+            models.CheckConstraint(
+                condition=models.Q(nrs_back__isnull=False)
+                | models.Q(nrs_leg__isnull=False)
+                | models.Q(odi__isnull=False),
+                name="assessment_not_empty",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["patient", "assessed_at"], name="assessment_patient_time_idx"),
+            models.Index(fields=["surgery", "assessed_at"], name="assessment_surgery_idx"),
+            models.Index(fields=["clinic", "id"], name="assessment_clinic_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"NRS back {self.nrs_back}, leg {self.nrs_leg}, ODI {self.odi}"
+
+    def save(self, *args, **kwargs):
+        self.clinic_id = self.patient.clinic_id
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        if self.surgery_id and self.patient_id and self.surgery.patient_id != self.patient_id:
+            raise ValidationError({"surgery": "This surgery is not this patient's."})
+        if self.assessed_at and self.assessed_at > timezone.now():
+            raise ValidationError({"assessed_at": "Must not be in the future."})

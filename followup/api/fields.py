@@ -6,7 +6,7 @@ from datetime import date, datetime, time
 from django.utils import timezone
 from rest_framework import serializers
 
-from patients.models import Patient
+from patients.models import Patient, Surgery
 
 from .scoping import writable_clinic_ids
 
@@ -52,6 +52,16 @@ class WritablePatientField(serializers.PrimaryKeyRelatedField):
 
     def __init__(self, **kwargs):
         kwargs.setdefault("queryset", Patient.objects.select_related("clinic"))
+        super().__init__(**kwargs)
+
+    def get_queryset(self):
+        request = self.context["request"]
+        return super().get_queryset().filter(clinic_id__in=writable_clinic_ids(request))
+
+
+class WritableSurgeryField(serializers.PrimaryKeyRelatedField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("queryset", Surgery.objects.all())
         super().__init__(**kwargs)
 
     def get_queryset(self):

@@ -5,8 +5,17 @@ from rest_framework import serializers
 from ..models import Alert, AlertStatus, Checkpoint, CheckpointStatus
 
 
+class ContrastDecisionSerializer(serializers.Serializer):
+    gadolinium_cutoff = serializers.DateTimeField(allow_null=True)
+    before_gadolinium_cutoff = serializers.BooleanField()
+    herniation_similar_to_preop = serializers.BooleanField(allow_null=True)
+    contrast_indicated = serializers.BooleanField()
+    explanation = serializers.CharField()
+
+
 class CheckpointSerializer(serializers.ModelSerializer):
     status = serializers.SerializerMethodField()
+    contrast_decision = serializers.SerializerMethodField()
 
     class Meta:
         model = Checkpoint
@@ -27,8 +36,17 @@ class CheckpointSerializer(serializers.ModelSerializer):
             "required",
             "waived_at",
             "waived_reason",
+            "event",
+            "recommendation",
+            "contrast_decision",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(ContrastDecisionSerializer(allow_null=True))
+    def get_contrast_decision(self, checkpoint: Checkpoint):
+        """Recurrent radicular pain after a discectomy: is contrast indicated? (Fig. 7)"""
+        decision = self.context.get("decisions", {}).get(checkpoint.pk)
+        return ContrastDecisionSerializer(decision).data if decision else None
 
     @extend_schema_field(serializers.ChoiceField(choices=CheckpointStatus.choices))
     def get_status(self, checkpoint: Checkpoint) -> str:

@@ -6,6 +6,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from .. import alerts_lifecycle, checkpoints
+from ..decisions import contrast_decisions
 from ..models import Alert, Checkpoint
 from .filters import AlertFilter, CheckpointFilter
 from .serializers import (
@@ -29,6 +30,16 @@ class CheckpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Clinic
     queryset = Checkpoint.objects.all()
     serializer_class = CheckpointSerializer
     filterset_class = CheckpointFilter
+
+    def get_serializer(self, *args, **kwargs):
+        # The decision support of the page's work-ups, in a fixed number of queries.
+        if args and args[0] is not None:
+            rows = args[0] if isinstance(args[0], list) else [args[0]]
+            kwargs["context"] = {
+                **self.get_serializer_context(),
+                "decisions": contrast_decisions(rows, timezone.now()),
+            }
+        return super().get_serializer(*args, **kwargs)
 
     @extend_schema(request=WaiveSerializer, responses=CheckpointSerializer)
     @action(detail=True, methods=["post"])

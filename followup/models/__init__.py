@@ -1,5 +1,6 @@
 from .alerts import Alert, AlertStatus, Severity
 from .checkpoints import Checkpoint, CheckpointKind, CheckpointStatus
+from .notifications import Email, EmailKind, EmailStatus, Subscription
 from .protocols import CheckpointDefinition, Protocol
 from .thresholds import Thresholds
 
@@ -10,7 +11,11 @@ __all__ = [
     "CheckpointDefinition",
     "CheckpointKind",
     "CheckpointStatus",
+    "Email",
+    "EmailKind",
+    "EmailStatus",
     "Protocol",
     "Severity",
+    "Subscription",
     "Thresholds",
 ]

@@ -67,6 +67,14 @@ class Checkpoint(models.Model):
         on_delete=models.CASCADE,
         related_name="checkpoints",
     )
+    # A work-up answers a clinical event (CLINICAL_RULES §5).
+    event = models.ForeignKey(
+        "patients.ClinicalEvent",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="workups",
+    )
     definition = models.ForeignKey(
         CheckpointDefinition, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -80,6 +88,7 @@ class Checkpoint(models.Model):
         models.CharField(max_length=2, choices=Modality), default=list, blank=True
     )
     required = models.BooleanField(default=True)
+    recommendation = models.TextField(blank=True)
     overdue_severity = models.CharField(max_length=8, choices=Severity, default=Severity.WARNING)
     satisfied_by = models.ForeignKey(
         "imaging.ImagingExam",
@@ -106,6 +115,9 @@ class Checkpoint(models.Model):
                 fields=["surgery", "code"],
                 condition=~Q(kind=CheckpointKind.WORKUP),
                 name="checkpoint_unique_code_per_surgery",
+            ),
+            models.UniqueConstraint(
+                fields=["event"], condition=Q(event__isnull=False), name="checkpoint_one_per_event"
             ),
             models.CheckConstraint(
                 condition=Q(due_at__gte=models.F("opens_at"))

@@ -21,6 +21,15 @@ class CheckpointKind(models.TextChoices):
     WORKUP = "workup"
 
 
+class ProtocolFamily(models.TextChoices):
+    """A procedure family's follow-up, or the symptom work-ups of CLINICAL_RULES §5."""
+
+    FUSION = ProcedureFamily.FUSION.value, ProcedureFamily.FUSION.label
+    DISC_SURGERY = ProcedureFamily.DISC_SURGERY.value, ProcedureFamily.DISC_SURGERY.label
+    NONE = ProcedureFamily.NONE.value, ProcedureFamily.NONE.label
+    WORKUPS = "workups", "Symptom work-ups"
+
+
 class ProtocolQuerySet(models.QuerySet):
     def current(self, family: str, clinic_id: int | None) -> "Protocol | None":
         """What a new surgery gets: the clinic's newest version, else the shared default's."""
@@ -33,7 +42,7 @@ class ProtocolQuerySet(models.QuerySet):
 
 
 class Protocol(models.Model):
-    family = models.CharField(max_length=16, choices=ProcedureFamily)
+    family = models.CharField(max_length=16, choices=ProtocolFamily)
     clinic = models.ForeignKey(
         "patients.Clinic",
         null=True,
@@ -80,13 +89,18 @@ class CheckpointDefinition(models.Model):
     protocol = models.ForeignKey(Protocol, on_delete=models.CASCADE, related_name="definitions")
     code = models.SlugField(max_length=40)
     label = models.CharField(max_length=200)
-    kind = models.CharField(
-        max_length=10,
-        choices=[(CheckpointKind.EXAM, "exam"), (CheckpointKind.MILESTONE, "milestone")],
-    )
+    kind = models.CharField(max_length=10, choices=CheckpointKind)
     opens_day = models.PositiveIntegerField(help_text="The window opens at the start of this day.")
     due_day = models.PositiveIntegerField(help_text="The window ends at the end of this day.")
     target_day = models.PositiveIntegerField(null=True, blank=True)
+    due_hours = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Work-ups: due this many hours after the symptom (instead of a due day).",
+    )
+    recommendation = models.TextField(
+        blank=True, help_text="Work-ups: the imaging the source recommends, shown to staff."
+    )
     grace_days = models.PositiveIntegerField(
         default=0, help_text="Days after the due day before the checkpoint is called overdue."
     )
@@ -117,5 +131,9 @@ class CheckpointDefinition(models.Model):
             and self.due_day < self.opens_day
         ):
             raise ValidationError({"due_day": "The window must end after it opens."})
-        if self.kind == CheckpointKind.EXAM and not self.modalities:
-            raise ValidationError({"modalities": "An exam checkpoint needs at least one modality."})
+        if self.kind in (CheckpointKind.EXAM, CheckpointKind.WORKUP) and not self.modalities:
+            raise ValidationError({"modalities": "An exam or work-up needs at least one modality."})
+        if self.kind == CheckpointKind.WORKUP and not self.due_hours:
+            raise ValidationError(
+                {"due_hours": "A work-up is due a number of hours after the event."}
+            )

@@ -76,6 +76,18 @@ class Thresholds(models.Model):
         "is hardware or fusion (default, not from the seeds).",
     )
 
+    pain_free_nrs = models.PositiveSmallIntegerField(
+        default=3, help_text="Back pain (NRS) at or below this is a pain-free interval (§6)."
+    )
+    recurrence_rise_nrs = models.PositiveSmallIntegerField(
+        default=2,
+        help_text="A rise of this many NRS points after it is a recurrence (MCID, not from "
+        "the seeds).",
+    )
+    recurrence_min_days = models.PositiveIntegerField(
+        default=90, help_text="A recurrence counts from this day after surgery."
+    )
+
     objects = ThresholdsQuerySet.as_manager()
 
     class Meta:

@@ -1,15 +1,9 @@
 from django.db import transaction
 from rest_framework import serializers
 
-from followup.api.fields import (
-    ClinicDateTimeField,
-    WritablePatientField,
-    in_clinic_zone,
-    not_in_future,
-)
-from followup.api.scoping import writable_clinic_ids
+from followup.api.fields import ClinicDateTimeField, WritablePatientField
+from followup.api.records import PatientRecordSerializer
 from patients.api.serializers import LevelField
-from patients.models import Surgery
 
 from ..models import Finding, ImagingExam, Side, View
 from ..vocabulary import VOCABULARY
@@ -43,23 +37,9 @@ class FindingSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class WritableSurgeryField(serializers.PrimaryKeyRelatedField):
-    def __init__(self, **kwargs):
-        kwargs.setdefault("queryset", Surgery.objects.all())
-        super().__init__(**kwargs)
-
-    def get_queryset(self):
-        request = self.context["request"]
-        return super().get_queryset().filter(clinic_id__in=writable_clinic_ids(request))
-
-
-class ExamSerializer(serializers.ModelSerializer):
+class ExamSerializer(PatientRecordSerializer):
+    noun = "exam"
     patient = WritablePatientField()
-    surgery = WritableSurgeryField(
-        required=False,
-        allow_null=True,
-        help_text="Left out: the patient's latest surgery before performed_at.",
-    )
     performed_at = ClinicDateTimeField()
     views = serializers.ListField(
         child=serializers.ChoiceField(choices=View.choices), allow_empty=True, required=False
@@ -90,19 +70,7 @@ class ExamSerializer(serializers.ModelSerializer):
         validators = []  # uniqueness per clinic is checked in validate()
 
     def validate(self, attrs):
-        patient = attrs.get("patient", getattr(self.instance, "patient", None))
-        if self.instance is not None and patient != self.instance.patient:
-            raise serializers.ValidationError(
-                {"patient": "An exam cannot move to another patient."}
-            )
-        if "performed_at" in attrs:
-            attrs["performed_at"] = in_clinic_zone(attrs["performed_at"], patient)
-            try:
-                not_in_future(attrs["performed_at"])
-            except serializers.ValidationError as error:
-                raise serializers.ValidationError({"performed_at": error.detail}) from None
-        performed_at = attrs.get("performed_at", getattr(self.instance, "performed_at", None))
-        self._validate_surgery(attrs, patient, performed_at)
+        patient = self.validate_record(attrs)
         self._validate_unique(attrs, patient)
         findings = attrs.get("findings") or []
         sites = [(f["code"], f["level"], f["side"]) for f in findings]
@@ -111,33 +79,6 @@ class ExamSerializer(serializers.ModelSerializer):
                 {"findings": "The same code is given twice for the same level and side."}
             )
         return attrs
-
-    def _validate_surgery(self, attrs, patient, performed_at) -> None:
-        if "surgery" not in attrs:
-            if not self.partial:
-                # The contract: the latest surgery before the exam, if any.
-                attrs["surgery"] = (
-                    Surgery.objects.filter(patient=patient, performed_at__lte=performed_at)
-                    .order_by("-performed_at", "-id")
-                    .first()
-                )
-                return
-            # A PATCH keeps the exam's surgery: a new date must still come after it.
-            surgery = self.instance.surgery
-            if surgery is not None and performed_at < surgery.performed_at:
-                raise serializers.ValidationError(
-                    {"performed_at": "The exam would be before its surgery."}
-                )
-            return
-        surgery = attrs["surgery"]
-        if surgery is None:
-            return
-        if surgery.patient_id != patient.pk:
-            raise serializers.ValidationError({"surgery": "This surgery is not this patient's."})
-        if performed_at < surgery.performed_at:
-            raise serializers.ValidationError(
-                {"surgery": "The exam was performed before this surgery."}
-            )
 
     def _validate_unique(self, attrs, patient) -> None:
         others = ImagingExam.objects.filter(clinic_id=patient.clinic_id)

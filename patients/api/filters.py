@@ -1,6 +1,6 @@
 import django_filters
 
-from ..models import Patient, Surgery
+from ..models import Assessment, ClinicalEvent, EventCode, Patient, Surgery
 
 
 class PatientFilter(django_filters.FilterSet):
@@ -26,3 +26,22 @@ class SurgeryFilter(django_filters.FilterSet):
     class Meta:
         model = Surgery
         fields = ["patient", "procedure"]
+
+
+class ClinicalEventFilter(django_filters.FilterSet):
+    patient = django_filters.NumberFilter(field_name="patient_id")
+    surgery = django_filters.NumberFilter(field_name="surgery_id")
+    code = django_filters.ChoiceFilter(choices=EventCode.choices)
+
+    class Meta:
+        model = ClinicalEvent
+        fields = ["patient", "surgery", "code"]
+
+
+class AssessmentFilter(django_filters.FilterSet):
+    patient = django_filters.NumberFilter(field_name="patient_id")
+    surgery = django_filters.NumberFilter(field_name="surgery_id")
+
+    class Meta:
+        model = Assessment
+        fields = ["patient", "surgery"]

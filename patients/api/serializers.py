@@ -1,4 +1,5 @@
 from django.db import transaction
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from followup.api.fields import (
@@ -7,10 +8,19 @@ from followup.api.fields import (
     in_clinic_zone,
     not_in_future,
 )
+from followup.api.records import PatientRecordSerializer
 from followup.api.scoping import writable_clinic_ids
 
 from ..levels import validate_level
-from ..models import Clinic, Hardware, Patient, PatientIdentifier, Surgery
+from ..models import (
+    Assessment,
+    Clinic,
+    ClinicalEvent,
+    Hardware,
+    Patient,
+    PatientIdentifier,
+    Surgery,
+)
 
 
 class ExternalIdSerializer(serializers.ModelSerializer):
@@ -187,3 +197,102 @@ class SurgerySerializer(serializers.ModelSerializer):
             if name in attrs and len(set(attrs[name])) != len(attrs[name]):
                 raise serializers.ValidationError({name: "An item is listed twice."})
         return attrs
+
+
+class WorkupSummarySerializer(serializers.Serializer):
+    """The work-up a clinical event calls for (a checkpoint of kind `workup`)."""
+
+    id = serializers.IntegerField()
+    code = serializers.CharField()
+    label = serializers.CharField()
+    opens_at = serializers.DateTimeField()
+    due_at = serializers.DateTimeField()
+    modalities = serializers.ListField(child=serializers.CharField())
+    recommendation = serializers.CharField()
+    satisfied_by = serializers.IntegerField(source="satisfied_by_id", allow_null=True)
+
+
+class ClinicalEventSerializer(PatientRecordSerializer):
+    time_field = "occurred_at"
+    noun = "event"
+    patient = WritablePatientField()
+    occurred_at = ClinicDateTimeField(
+        help_text="ISO 8601 with an offset, or a date alone (that day in the clinic's zone)."
+    )
+    workup = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ClinicalEvent
+        fields = [
+            "id",
+            "patient",
+            "surgery",
+            "code",
+            "occurred_at",
+            "notes",
+            "source",
+            "relief_assessment",
+            "recurrence_assessment",
+            "workup",
+            "created_at",
+        ]
+        read_only_fields = ["source", "relief_assessment", "recurrence_assessment"]
+
+    def validate(self, attrs):
+        self.validate_record(attrs)
+        if attrs.get("surgery", getattr(self.instance, "surgery", None)) is None:
+            raise serializers.ValidationError(
+                {"surgery": "The patient has no surgery before this time to follow up."}
+            )
+        return attrs
+
+    @extend_schema_field(WorkupSummarySerializer(allow_null=True))
+    def get_workup(self, event: ClinicalEvent):
+        workups = list(event.workups.all())
+        return WorkupSummarySerializer(workups[0]).data if workups else None
+
+
+class AssessmentSerializer(PatientRecordSerializer):
+    time_field = "assessed_at"
+    noun = "assessment"
+    patient = WritablePatientField()
+    assessed_at = ClinicDateTimeField()
+    nrs_back = serializers.IntegerField(min_value=0, max_value=10, required=False, allow_null=True)
+    nrs_leg = serializers.IntegerField(min_value=0, max_value=10, required=False, allow_null=True)
+    odi = serializers.IntegerField(min_value=0, max_value=100, required=False, allow_null=True)
+
+    class Meta:
+        model = Assessment
+        fields = ["id", "patient", "surgery", "assessed_at", "nrs_back", "nrs_leg", "odi",
+                  "created_at"]  # fmt: skip
+
+    def validate(self, attrs):
+        self.validate_record(attrs)
+        scores = ("nrs_back", "nrs_leg", "odi")
+        if all(attrs.get(s, getattr(self.instance, s, None)) is None for s in scores):
+            raise serializers.ValidationError(
+                {"nrs_back": "Give at least one score: nrs_back, nrs_leg or odi."}
+            )
+        return attrs
+
+
+class TimelineEntrySerializer(serializers.Serializer):
+    type = serializers.ChoiceField(
+        choices=["surgery", "checkpoint", "milestone", "workup", "exam", "event", "assessment",
+                 "alert"]
+    )  # fmt: skip
+    at = serializers.DateTimeField()
+    id = serializers.IntegerField()
+    url = serializers.CharField(help_text="The entry's own resource.")
+    surgery = serializers.IntegerField(allow_null=True)
+    data = serializers.DictField(help_text="What the entry says, by type.")
+
+
+class TimelineSerializer(serializers.Serializer):
+    patient = serializers.IntegerField()
+    mrn = serializers.CharField()
+    transitional_variant = serializers.CharField(
+        help_text="Shown on top: level errors come from numbering the last vertebrae differently."
+    )
+    vertebral_numbering = serializers.CharField()
+    entries = TimelineEntrySerializer(many=True)

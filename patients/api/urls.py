@@ -1,9 +1,11 @@
 from rest_framework.routers import SimpleRouter
 
-from .views import PatientViewSet, SurgeryViewSet
+from .views import AssessmentViewSet, ClinicalEventViewSet, PatientViewSet, SurgeryViewSet
 
 router = SimpleRouter()
 router.register("patients", PatientViewSet)
 router.register("surgeries", SurgeryViewSet)
+router.register("clinical-events", ClinicalEventViewSet)
+router.register("assessments", AssessmentViewSet)
 
 urlpatterns = router.urls

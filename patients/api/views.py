@@ -1,8 +1,21 @@
-from followup.api.viewsets import ReadWriteViewSet
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework.decorators import action
+from rest_framework.response import Response
 
-from ..models import Patient, Surgery
-from .filters import PatientFilter, SurgeryFilter
-from .serializers import PatientSerializer, SurgerySerializer
+from followup import timeline
+from followup.api.viewsets import ReadWriteViewSet
+from followup.schedule import plan_workups
+
+from ..models import Assessment, ClinicalEvent, Patient, Surgery
+from .filters import AssessmentFilter, ClinicalEventFilter, PatientFilter, SurgeryFilter
+from .serializers import (
+    AssessmentSerializer,
+    ClinicalEventSerializer,
+    PatientSerializer,
+    SurgerySerializer,
+    TimelineSerializer,
+)
 
 
 class PatientViewSet(ReadWriteViewSet):
@@ -10,8 +23,51 @@ class PatientViewSet(ReadWriteViewSet):
     serializer_class = PatientSerializer
     filterset_class = PatientFilter
 
+    @extend_schema(responses=TimelineSerializer, filters=False)
+    @action(detail=True, methods=["get"])
+    def timeline(self, request, pk=None):
+        """Everything about the patient in time order, with the transitional variant on top."""
+        patient = self.get_object()
+        return Response(
+            TimelineSerializer(
+                {
+                    "patient": patient.pk,
+                    "mrn": patient.mrn,
+                    "transitional_variant": patient.transitional_variant,
+                    "vertebral_numbering": patient.vertebral_numbering,
+                    "entries": timeline.build(patient, timezone.now()),
+                }
+            ).data
+        )
+
 
 class SurgeryViewSet(ReadWriteViewSet):
     queryset = Surgery.objects.all()
     serializer_class = SurgerySerializer
     filterset_class = SurgeryFilter
+
+
+class ClinicalEventViewSet(ReadWriteViewSet):
+    """Symptoms that call for imaging now; each schedules a work-up (CLINICAL_RULES §5)."""
+
+    queryset = ClinicalEvent.objects.prefetch_related("workups")
+    serializer_class = ClinicalEventSerializer
+    filterset_class = ClinicalEventFilter
+
+    def perform_create(self, serializer):
+        event = serializer.save()
+        # An emergency cannot wait for a worker: the work-up is planned in this
+        # transaction, so the answer shows it (the refresh task matches exams to it).
+        plan_workups(event.surgery, timezone.now())
+
+    def perform_update(self, serializer):
+        event = serializer.save()
+        plan_workups(event.surgery, timezone.now())
+
+
+class AssessmentViewSet(ReadWriteViewSet):
+    """Patient-reported outcomes; a recurrence after a pain-free interval starts a work-up."""
+
+    queryset = Assessment.objects.all()
+    serializer_class = AssessmentSerializer
+    filterset_class = AssessmentFilter

@@ -1,0 +1,205 @@
+"""The e-mail outbox: record first, build and send later, exactly once per key.
+
+`queue_*` insert rows whose unique `key` makes a second insert a no-op. `deliver`
+claims due rows (SKIP LOCKED, committed before sending, so two workers never send
+the same row), sends each, and marks it sent. An SMTP error puts the row back with
+a backoff and the error in `last_error` (visible in the admin). A row left
+`sending` by a worker that died is put back after CLAIM_TIMEOUT: a crash between
+the SMTP server's acceptance and the commit that follows is the only way a message
+can go twice; none can be lost.
+"""
+
+import logging
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.db.models import F
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from patients.models import Clinic
+
+from . import digest
+from .models import Alert, AlertStatus, Email, EmailKind, EmailStatus, Severity, Subscription
+
+log = logging.getLogger(__name__)
+
+CLAIM_TIMEOUT = timedelta(minutes=10)
+BATCH = 50
+
+
+def backoff(attempts: int) -> timedelta:
+    return timedelta(minutes=min(2 ** max(attempts - 1, 0), 60))
+
+
+# --- Queueing -------------------------------------------------------------------------
+
+
+def queue_digests(now: datetime) -> int:
+    """Today's digest for every subscriber of every clinic whose digest hour has come."""
+    rows = []
+    subscribers = defaultdict(list)
+    for sub in Subscription.objects.filter(digest=True, user__is_active=True).select_related(
+        "user"
+    ):
+        if sub.user.email:
+            subscribers[sub.clinic_id].append(sub.user)
+    for clinic in Clinic.objects.filter(pk__in=subscribers):
+        local = timezone.localtime(now, clinic.zone)
+        if local.hour < clinic.digest_hour:
+            continue
+        for user in subscribers[clinic.pk]:
+            rows.append(
+                Email(
+                    key=f"digest:{clinic.pk}:{user.pk}:{local.date()}",
+                    kind=EmailKind.DIGEST,
+                    clinic=clinic,
+                    user=user,
+                    recipient=user.email,
+                    local_date=local.date(),
+                    next_attempt_at=now,
+                )
+            )
+    return len(Email.objects.bulk_create(rows, ignore_conflicts=True))
+
+
+def queue_urgent(now: datetime) -> int:
+    """One notice per urgent alert and subscribed recipient; one escalation per alert
+    nobody acknowledged in the clinic's time. Nothing further until it changes."""
+    urgent = Alert.objects.filter(severity=Severity.URGENT).exclude(status=AlertStatus.RESOLVED)
+    fresh = urgent.exclude(emails__kind=EmailKind.URGENT).values_list("pk", "clinic_id")
+    by_clinic = defaultdict(list)
+    for alert_id, clinic_id in fresh:
+        by_clinic[clinic_id].append(alert_id)
+    recipients = defaultdict(list)
+    for sub in Subscription.objects.filter(
+        urgent=True, clinic_id__in=by_clinic, user__is_active=True
+    ).select_related("user"):
+        if sub.user.email:
+            recipients[sub.clinic_id].append(sub.user)
+    rows = [
+        Email(key=f"urgent:{alert_id}:{user.pk}", kind=EmailKind.URGENT, clinic_id=clinic_id,
+              user=user, recipient=user.email, alert_id=alert_id, next_attempt_at=now)
+        for clinic_id, alerts in by_clinic.items()
+        for alert_id in alerts
+        for user in recipients[clinic_id]
+    ]  # fmt: skip
+    ignored = (
+        urgent.filter(status=AlertStatus.OPEN)
+        .exclude(clinic__escalation_email="")
+        .exclude(emails__kind=EmailKind.ESCALATION)
+        .filter(created_at__lte=now - F("clinic__escalation_after_minutes") * timedelta(minutes=1))
+        .values_list("pk", "clinic_id", "clinic__escalation_email")
+    )
+    rows += [
+        Email(key=f"escalation:{alert_id}", kind=EmailKind.ESCALATION, clinic_id=clinic_id,
+              recipient=address, alert_id=alert_id, next_attempt_at=now)
+        for alert_id, clinic_id, address in ignored
+    ]  # fmt: skip
+    return len(Email.objects.bulk_create(rows, ignore_conflicts=True))
+
+
+# --- Delivery -------------------------------------------------------------------------
+
+
+def deliver(now: datetime | None = None) -> int:
+    """Send what is due; returns the number sent."""
+    now = now or timezone.now()
+    Email.objects.filter(status=EmailStatus.SENDING, claimed_at__lt=now - CLAIM_TIMEOUT).update(
+        status=EmailStatus.PENDING
+    )
+    sent = 0
+    while claimed := _claim(now):
+        sent += _send_batch(claimed, now)
+        if len(claimed) < BATCH:
+            break
+    return sent
+
+
+def _claim(now: datetime) -> list[Email]:
+    with transaction.atomic():
+        rows = list(
+            Email.objects.filter(status=EmailStatus.PENDING, next_attempt_at__lte=now)
+            .select_for_update(skip_locked=True)
+            .order_by("next_attempt_at", "pk")[:BATCH]
+        )
+        Email.objects.filter(pk__in=[r.pk for r in rows]).update(
+            status=EmailStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1
+        )
+    for row in rows:
+        row.attempts += 1
+    return rows
+
+
+def _send_batch(rows: list[Email], now: datetime) -> int:
+    clinics = {c.pk: c for c in Clinic.objects.filter(pk__in={r.clinic_id for r in rows})}
+    collected: dict[int, digest.ClinicData] = {}
+    alerts = Alert.objects.select_related("patient").in_bulk({r.alert_id for r in rows} - {None})
+    sent = 0
+    for row in rows:
+        clinic = clinics[row.clinic_id]
+        if (
+            row.kind == EmailKind.DIGEST
+            and row.local_date < timezone.localtime(now, clinic.zone).date()
+        ):
+            _mark(row, status=EmailStatus.SKIPPED, last_error="Its day has passed: not sent late.")
+            continue
+        try:
+            if row.kind == EmailKind.DIGEST:
+                if clinic.pk not in collected:
+                    collected[clinic.pk] = digest.collect(clinic, now)
+                subject, text, html = digest.render(
+                    digest.for_recipient(collected[clinic.pk], row.local_date, _last_digest(row))
+                )
+            else:
+                subject, text, html = _render_alert(row, alerts[row.alert_id], clinic)
+            message = EmailMultiAlternatives(
+                subject, text, settings.DEFAULT_FROM_EMAIL, [row.recipient],
+                headers={"Message-ID": f"<{row.key}@followup>"},
+            )  # fmt: skip
+            message.attach_alternative(html, "text/html")
+            message.send()
+        except Exception as error:  # SMTP down, refused, timed out...
+            log.warning("E-mail %s not sent (attempt %s): %s", row.key, row.attempts, error)
+            _mark(row, status=EmailStatus.PENDING, last_error=f"{type(error).__name__}: {error}",
+                  next_attempt_at=now + backoff(row.attempts))  # fmt: skip
+            continue
+        _mark(row, status=EmailStatus.SENT, sent_at=timezone.now(), subject=subject,
+              built_at=now, last_error="")  # fmt: skip
+        sent += 1
+    return sent
+
+
+def _mark(row: Email, **changes) -> None:
+    Email.objects.filter(pk=row.pk, status=EmailStatus.SENDING).update(**changes)
+
+
+def _last_digest(row: Email) -> datetime | None:
+    """A digest's 'new' means new since the recipient's last digest of this clinic."""
+    return (
+        Email.objects.filter(clinic_id=row.clinic_id, user_id=row.user_id, kind=EmailKind.DIGEST,
+                             status=EmailStatus.SENT)
+        .exclude(pk=row.pk)
+        .order_by("-built_at")
+        .values_list("built_at", flat=True)
+        .first()
+    )  # fmt: skip
+
+
+def _render_alert(row: Email, alert: Alert, clinic: Clinic) -> tuple[str, str, str]:
+    context = {
+        "alert": alert,
+        "clinic": clinic,
+        "escalation": row.kind == EmailKind.ESCALATION,
+        "url": digest.admin_url("followup_alert_change", alert.pk),
+    }
+    prefix = "ESCALATION" if row.kind == EmailKind.ESCALATION else "URGENT"
+    subject = f"[{clinic.slug}] {prefix}: {alert.get_code_display()} ({alert.patient.reference})"
+    return (
+        subject,
+        render_to_string("followup/email/urgent.txt", context),
+        render_to_string("followup/email/urgent.html", context),
+    )
