@@ -322,4 +322,4 @@ class AlertAdmin(ClinicScopedAdmin):
         count = alerts_lifecycle.acknowledge_many(queryset, request.user, timezone.now())
         self.message_user(request, f"Acknowledged {count} alert(s).")
 
-from . import admin_mail  # noqa: E402, F401  (registers the outbox and subscriptions)
+from . import admin_integration, admin_mail  # noqa: E402, F401  (register their models)

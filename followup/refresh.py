@@ -20,16 +20,19 @@ from .models import Thresholds
 
 log = logging.getLogger(__name__)
 
+CHUNK = 50
+
 
 def mark_stale(surgery_ids: Iterable[int | None]) -> None:
     ids = sorted({pk for pk in surgery_ids if pk is not None})
     if not ids:
         return
     Surgery.objects.filter(pk__in=ids).update(followup_stale_since=Now())
-    from .tasks import refresh_surgery  # the tasks module imports this one
+    from .tasks import refresh_surgeries  # the tasks module imports this one
 
-    for pk in ids:
-        transaction.on_commit(partial(nudge, refresh_surgery, pk))
+    # A bulk ingest touches hundreds of surgeries: a few tasks, not one each.
+    for start in range(0, len(ids), CHUNK):
+        transaction.on_commit(partial(nudge, refresh_surgeries, ids[start : start + CHUNK]))
 
 
 def nudge(task, *args) -> None:

@@ -113,6 +113,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Opens the audit context (who, which URL) around every request.
     "pghistory.middleware.HistoryMiddleware",
+    "followup.middleware.ApiRequestLogMiddleware",
 ]
 
 ROOT_URLCONF = "followup.urls"
@@ -225,7 +226,11 @@ REST_FRAMEWORK = {
         "followup.api.authentication.ApiClientTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["followup.api.permissions.HasClinicAccess"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "followup.api.permissions.HasClinicAccess",
+        "followup.api.permissions.HasScope",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": ["followup.api.throttling.ClientRateThrottle"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "followup.api.pagination.IdCursorPagination",
     "PAGE_SIZE": 50,
@@ -247,6 +252,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "ENUM_NAME_OVERRIDES": {"Modality": "imaging.models.Modality"},
+    "PREPROCESSING_HOOKS": ["followup.api.schema.only_rest_api"],
 }
 
 # Celery: Redis is only a nudge; the database is the source of truth.
@@ -281,6 +287,11 @@ CELERY_BEAT_SCHEDULE = {
     # Urgent alerts reach the staff within minutes; escalations after the clinic's delay.
     "urgent": {
         "task": "followup.tasks.notify_urgent",
+        "schedule": crontab(minute="*"),
+        "options": {"expires": 50},
+    },
+    "webhooks": {
+        "task": "followup.tasks.deliver_webhooks",
         "schedule": crontab(minute="*"),
         "options": {"expires": 50},
     },

@@ -17,6 +17,7 @@ from patients.models import Surgery
 
 from . import refresh
 from .alerts_lifecycle import wake_snoozed
+from .api import idempotency
 from .models import Alert, Checkpoint, CheckpointKind
 from .models.alerts import AlertCode
 from .models.checkpoints import PENDING
@@ -38,6 +39,7 @@ def run(now: datetime | None = None) -> SweepResult:
     result = SweepResult()
     result.refreshed = catch_up(now)
     wake_snoozed(now)
+    idempotency.forget_old(now)
     while True:
         raised, claimed = _raise_batch(now, exclude=result.failed, result=result)
         result.alerts += raised

@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.utils import timezone
 
-from . import mailing, refresh, sweep
+from . import mailing, refresh, sweep, webhooks
 
 
 @shared_task
@@ -13,8 +13,9 @@ def ping() -> str:
 
 
 @shared_task
-def refresh_surgery(surgery_id: int) -> bool:
-    return refresh.refresh(surgery_id, timezone.now())
+def refresh_surgeries(surgery_ids: list[int]) -> int:
+    """Plan, match and evaluate these surgeries, each in its own transaction."""
+    return sum(refresh.refresh(pk, timezone.now()) for pk in surgery_ids)
 
 
 @shared_task
@@ -35,3 +36,9 @@ def notify_urgent() -> dict:
     """E-mail new urgent alerts and escalate the ones nobody acknowledged."""
     now = timezone.now()
     return {"queued": mailing.queue_urgent(now), "sent": mailing.deliver(now)}
+
+
+@shared_task
+def deliver_webhooks() -> int:
+    """Alert events to the clinics' receivers, in order, retried with backoff."""
+    return webhooks.deliver(timezone.now())

@@ -2,6 +2,7 @@
 
 import hashlib
 import secrets
+from datetime import timedelta
 from zoneinfo import ZoneInfo, available_timezones
 
 import pghistory
@@ -83,12 +84,34 @@ def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+class Scope(models.TextChoices):
+    READ = "read", "Read (GET on /api/)"
+    WRITE = "write", "Write (POST and PATCH on /api/)"
+    FHIR = "fhir", "FHIR R4 (/fhir/r4/)"
+    WEBHOOKS = "webhooks", "Manage alert webhooks"
+
+
+DEFAULT_SCOPES = [Scope.READ, Scope.WRITE, Scope.FHIR]
+
+
 class ApiClient(models.Model):
-    """An EHR integration: one bearer token, confined to exactly one clinic."""
+    """An EHR integration confined to exactly one clinic.
+
+    Its bearer token is stored hashed. Rotating it keeps the previous token valid for
+    a changeover period, so the integration can switch without downtime.
+    """
 
     clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="api_clients")
     name = models.CharField(max_length=200)
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    previous_token_hash = models.CharField(max_length=64, blank=True, editable=False)
+    previous_token_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    scopes = ArrayField(
+        models.CharField(max_length=10, choices=Scope), default=list, blank=True
+    )
+    rate_limit_per_minute = models.PositiveIntegerField(
+        default=600, help_text="Requests per minute before answering 429."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -97,32 +120,81 @@ class ApiClient(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["clinic", "name"], name="apiclient_unique_name")
         ]
+        indexes = [
+            models.Index(
+                fields=["previous_token_hash"],
+                condition=~models.Q(previous_token_hash=""),
+                name="apiclient_previous_token_idx",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.clinic.slug})"
 
     @classmethod
-    def issue(cls, clinic: Clinic, name: str) -> tuple["ApiClient", str]:
+    def issue(
+        cls, clinic: Clinic, name: str, scopes: list[str] | None = None
+    ) -> tuple["ApiClient", str]:
         """Create a client; the clear token is returned once and never stored."""
         token = secrets.token_urlsafe(32)
-        client = cls.objects.create(clinic=clinic, name=name, token_hash=_hash_token(token))
+        client = cls.objects.create(
+            clinic=clinic,
+            name=name,
+            token_hash=_hash_token(token),
+            scopes=list(DEFAULT_SCOPES if scopes is None else scopes),
+        )
         return client, token
 
     @classmethod
     def authenticate(cls, token: str) -> "ApiClient | None":
+        digest = _hash_token(token)
+        current = models.Q(token_hash=digest)
+        changeover = models.Q(
+            previous_token_hash=digest, previous_token_expires_at__gt=timezone.now()
+        )
         return (
             cls.objects.select_related("clinic")
-            .filter(token_hash=_hash_token(token), revoked_at__isnull=True)
+            .filter(current | changeover, revoked_at__isnull=True)
             .first()
         )
+
+    def rotate(self, changeover: timedelta = timedelta(hours=24)) -> str:
+        """A new token; the old one keeps working for `changeover`, then never again."""
+        token = secrets.token_urlsafe(32)
+        self.previous_token_hash = self.token_hash
+        self.previous_token_expires_at = timezone.now() + changeover
+        self.token_hash = _hash_token(token)
+        self.save(update_fields=["token_hash", "previous_token_hash", "previous_token_expires_at"])
+        return token
 
     def revoke(self) -> None:
         self.revoked_at = timezone.now()
         self.save(update_fields=["revoked_at"])
 
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes
+
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class ApiRequest(models.Model):
+    """One request of an integration client: who, which endpoint, what answer. No bodies."""
+
+    client = models.ForeignKey(ApiClient, on_delete=models.CASCADE, related_name="requests")
+    method = models.CharField(max_length=8)
+    endpoint = models.CharField(max_length=200, help_text="The route, without ids or query.")
+    status = models.PositiveSmallIntegerField()
+    duration_ms = models.PositiveIntegerField()
+    at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["client", "at"], name="apirequest_client_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.endpoint} {self.status}"
 
 
 class Sex(models.TextChoices):

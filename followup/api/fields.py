@@ -58,6 +58,15 @@ class WritablePatientField(serializers.PrimaryKeyRelatedField):
         request = self.context["request"]
         return super().get_queryset().filter(clinic_id__in=writable_clinic_ids(request))
 
+    def to_internal_value(self, data):
+        if (bulk := self.context.get("bulk")) is None:
+            return super().to_internal_value(data)
+        # A bulk request read every patient it names at once (followup/api/bulk.py).
+        pk = data if isinstance(data, int) else (int(data) if str(data).isdigit() else None)
+        if pk is None or pk not in bulk.patients:
+            self.fail("does_not_exist", pk_value=data)
+        return bulk.patients[pk]
+
 
 class WritableSurgeryField(serializers.PrimaryKeyRelatedField):
     def __init__(self, **kwargs):
@@ -67,3 +76,11 @@ class WritableSurgeryField(serializers.PrimaryKeyRelatedField):
     def get_queryset(self):
         request = self.context["request"]
         return super().get_queryset().filter(clinic_id__in=writable_clinic_ids(request))
+
+    def to_internal_value(self, data):
+        if (bulk := self.context.get("bulk")) is None:
+            return super().to_internal_value(data)
+        pk = data if isinstance(data, int) else (int(data) if str(data).isdigit() else None)
+        if pk is None or pk not in bulk.surgeries:
+            self.fail("does_not_exist", pk_value=data)
+        return bulk.surgeries[pk]

@@ -1,5 +1,7 @@
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
+from patients.models import ApiClient, Scope
+
 from .scoping import readable_clinic_ids, writable_clinic_ids
 
 
@@ -19,3 +21,22 @@ class HasClinicAccess(BasePermission):
         if request.method in SAFE_METHODS:
             return True
         return obj.clinic_id in writable_clinic_ids(request)
+
+
+class HasScope(BasePermission):
+    """An integration client needs the scope of what it does: `read` for GET, `write`
+    for the rest, or the view's own `required_scope` (e.g. `fhir`). Staff sessions are
+    governed by their role instead."""
+
+    message = "This client's token does not have the scope for this request."
+
+    def has_permission(self, request, view) -> bool:
+        client = request.auth if isinstance(request.auth, ApiClient) else None
+        if client is None:
+            return True
+        needed = getattr(view, "required_scope", None)
+        if needed is None:
+            needed = Scope.READ if request.method in SAFE_METHODS else Scope.WRITE
+        elif request.method not in SAFE_METHODS and needed != Scope.WEBHOOKS:
+            return client.has_scope(needed) and client.has_scope(Scope.WRITE)
+        return client.has_scope(needed)

@@ -39,7 +39,12 @@ class PatientRecordSerializer(serializers.ModelSerializer):
     def _validate_surgery(self, attrs, patient: Patient, when) -> None:
         if "surgery" not in attrs:
             if not self.partial:
-                attrs["surgery"] = Surgery.objects.latest_before(patient, when)
+                bulk = self.context.get("bulk")
+                attrs["surgery"] = (
+                    bulk.latest_surgery(patient, when)
+                    if bulk is not None
+                    else Surgery.objects.latest_before(patient, when)
+                )
                 return
             # A PATCH keeps the surgery: a new time must still come after it.
             surgery = self.instance.surgery

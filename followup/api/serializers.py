@@ -2,7 +2,17 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from ..models import Alert, AlertStatus, Checkpoint, CheckpointStatus
+from patients.models import Clinic
+
+from ..models import (
+    Alert,
+    AlertStatus,
+    Checkpoint,
+    CheckpointStatus,
+    Subscription,
+    WebhookEndpoint,
+)
+from .scoping import readable_clinic_ids
 
 
 class ContrastDecisionSerializer(serializers.Serializer):
@@ -101,3 +111,46 @@ class SnoozeSerializer(serializers.Serializer):
         if value <= timezone.now():
             raise serializers.ValidationError("Must be in the future.")
         return value
+
+
+class SubscriptionSerializer(serializers.ModelSerializer):
+    clinic = serializers.SlugRelatedField(slug_field="slug", queryset=Clinic.objects.all())
+
+    class Meta:
+        model = Subscription
+        fields = ["id", "clinic", "digest", "urgent"]
+        validators = []
+
+    def validate_clinic(self, clinic):
+        if clinic.pk not in readable_clinic_ids(self.context["request"]):
+            raise serializers.ValidationError(f"Unknown clinic '{clinic.slug}'.")
+        if self.instance is not None and clinic != self.instance.clinic:
+            raise serializers.ValidationError("A subscription cannot move to another clinic.")
+        return clinic
+
+    def validate(self, attrs):
+        user = self.context["request"].user
+        clinic = attrs.get("clinic")
+        if self.instance is None and Subscription.objects.filter(user=user, clinic=clinic).exists():
+            raise serializers.ValidationError({"clinic": "You already have settings here."})
+        return attrs
+
+
+class WebhookEndpointSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["id", "url", "active", "created_at", "last_event_id", "failing_since"]
+        read_only_fields = ["created_at", "last_event_id", "failing_since"]
+
+    def validate_url(self, url: str) -> str:
+        if not url.startswith(("https://", "http://")):
+            raise serializers.ValidationError("Use an http(s) URL.")
+        return url
+
+
+class NewWebhookEndpointSerializer(WebhookEndpointSerializer):
+    """The answer to a registration: the signing secret, shown this once."""
+
+    class Meta(WebhookEndpointSerializer.Meta):
+        fields = [*WebhookEndpointSerializer.Meta.fields, "secret"]
+        read_only_fields = [*WebhookEndpointSerializer.Meta.read_only_fields, "secret"]

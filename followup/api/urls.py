@@ -1,9 +1,11 @@
 from rest_framework.routers import SimpleRouter
 
-from .views import AlertViewSet, CheckpointViewSet
+from .views import AlertViewSet, CheckpointViewSet, SubscriptionViewSet, WebhookEndpointViewSet
 
 router = SimpleRouter()
 router.register("checkpoints", CheckpointViewSet)
 router.register("alerts", AlertViewSet)
+router.register("subscriptions", SubscriptionViewSet)
+router.register("webhooks", WebhookEndpointViewSet)
 
 urlpatterns = router.urls

@@ -3,18 +3,25 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import mixins
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
+
+from patients.models import Scope
 
 from .. import alerts_lifecycle, checkpoints
 from ..decisions import contrast_decisions
-from ..models import Alert, Checkpoint
+from ..models import Alert, Checkpoint, Subscription, WebhookEndpoint
 from .filters import AlertFilter, CheckpointFilter
+from .scoping import readable_clinic_ids, writable_clinic_ids
 from .serializers import (
     AlertSerializer,
     CheckpointSerializer,
+    NewWebhookEndpointSerializer,
     ResolveSerializer,
     SnoozeSerializer,
+    SubscriptionSerializer,
     WaiveSerializer,
+    WebhookEndpointSerializer,
 )
 from .viewsets import ClinicScopedViewSet
 
@@ -101,3 +108,67 @@ class AlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ClinicScope
             lambda a, data, now: alerts_lifecycle.snooze(a, data["until"], now),
             SnoozeSerializer,
         )
+
+
+class IsStaffMember(BasePermission):
+    """A person working for a clinic, in any role: a viewer's read-only role is about the
+    clinic's records, not their own e-mail settings (as in the admin)."""
+
+    message = "Subscriptions belong to staff members of a clinic; an integration has none."
+
+    def has_permission(self, request, view) -> bool:
+        return bool(getattr(request.user, "pk", None)) and bool(readable_clinic_ids(request))
+
+
+class SubscriptionViewSet(
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    ClinicScopedViewSet,
+):
+    """The calling staff member's own e-mail settings, per clinic."""
+
+    queryset = Subscription.objects.all()
+    serializer_class = SubscriptionSerializer
+    permission_classes = [IsStaffMember]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    filterset_class = None
+
+    def get_queryset(self):
+        return super().get_queryset().filter(user=self.request.user)
+
+    def perform_create(self, serializer):
+        serializer.save(user=self.request.user)
+
+
+class WebhookEndpointViewSet(
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    ClinicScopedViewSet,
+):
+    """Receivers of the clinic's alert events (raised, acknowledged, resolved...), signed
+    with HMAC-SHA256; needs the `webhooks` scope. DELETE stops deliveries."""
+
+    queryset = WebhookEndpoint.objects.all()
+    serializer_class = WebhookEndpointSerializer
+    required_scope = Scope.WEBHOOKS
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    filterset_class = None
+
+    @extend_schema(responses={201: NewWebhookEndpointSerializer})
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        writable = sorted(writable_clinic_ids(request))
+        if len(writable) != 1:
+            raise ValidationError({"clinic": "Register webhooks with a clinic's own token."})
+        endpoint = serializer.save(clinic_id=writable[0])
+        return Response(NewWebhookEndpointSerializer(endpoint).data, status=201)
+
+    def perform_destroy(self, instance):
+        instance.active = False  # the delivery log stays
+        instance.save(update_fields=["active"])

@@ -1,5 +1,6 @@
 from .alerts import Alert, AlertStatus, Severity
 from .checkpoints import Checkpoint, CheckpointKind, CheckpointStatus
+from .integration import IdempotencyKey, WebhookDelivery, WebhookEndpoint
 from .notifications import Email, EmailKind, EmailStatus, Subscription
 from .protocols import CheckpointDefinition, Protocol
 from .thresholds import Thresholds
@@ -14,8 +15,11 @@ __all__ = [
     "Email",
     "EmailKind",
     "EmailStatus",
+    "IdempotencyKey",
     "Protocol",
     "Severity",
     "Subscription",
     "Thresholds",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -63,6 +63,7 @@ FINDING_CODES = frozenset(AlertCode) - DEADLINE_CODES
     pghistory.InsertEvent(),
     pghistory.UpdateEvent(),
     fields=["status", "severity", "snoozed_until", "resolution_note", "auto_resolved"],
+    model_name="AlertEvent",
 )
 class Alert(models.Model):
     clinic = models.ForeignKey("patients.Clinic", on_delete=models.PROTECT, related_name="+")
@@ -130,3 +131,6 @@ class Alert(models.Model):
         if self.status == AlertStatus.SNOOZED and self.snoozed_until and self.snoozed_until <= now:
             return AlertStatus.OPEN
         return self.status
+
+
+AlertEvent = Alert.pgh_event_models["insert"]  # the history of every alert, with who

@@ -54,7 +54,11 @@ def status_filter(status: str, now: datetime) -> Q:
 
 
 # Audit who waived what; the scheduling itself is the system's, not a person's change.
-@pghistory.track(pghistory.UpdateEvent(), fields=["waived_at", "waived_by", "waived_reason"])
+@pghistory.track(
+    pghistory.UpdateEvent(),
+    fields=["waived_at", "waived_by", "waived_reason"],
+    model_name="CheckpointWaiverEvent",
+)
 class Checkpoint(models.Model):
     clinic = models.ForeignKey("patients.Clinic", on_delete=models.PROTECT, related_name="+")
     patient = models.ForeignKey(

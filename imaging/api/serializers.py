@@ -81,6 +81,8 @@ class ExamSerializer(PatientRecordSerializer):
         return attrs
 
     def _validate_unique(self, attrs, patient) -> None:
+        if (bulk := self.context.get("bulk")) is not None:
+            return self._validate_unique_in(bulk.extra["taken"], attrs, patient)
         others = ImagingExam.objects.filter(clinic_id=patient.clinic_id)
         if self.instance is not None:
             others = others.exclude(pk=self.instance.pk)
@@ -93,6 +95,20 @@ class ExamSerializer(PatientRecordSerializer):
             )
         uid = attrs.get("study_instance_uid")
         if uid and others.filter(study_instance_uid=uid).exists():
+            raise serializers.ValidationError(
+                {"study_instance_uid": "This Study Instance UID belongs to another exam."}
+            )
+
+    def _validate_unique_in(self, taken: dict, attrs, patient) -> None:
+        """The same checks, against what a bulk request read at once."""
+        mine = self.instance.pk if self.instance is not None else None
+        accession = taken.get(("acc", patient.clinic_id, attrs.get("accession_number")))
+        if accession not in (None, mine):
+            raise serializers.ValidationError(
+                {"accession_number": "This accession number belongs to another patient's exam."}
+            )
+        uid = attrs.get("study_instance_uid")
+        if uid and taken.get(("uid", patient.clinic_id, uid)) not in (None, mine):
             raise serializers.ValidationError(
                 {"study_instance_uid": "This Study Instance UID belongs to another exam."}
             )

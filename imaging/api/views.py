@@ -1,16 +1,25 @@
+from django.db.models import Q
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import status
-from rest_framework.response import Response
 
+from followup.api.bulk import BulkLookup, BulkMixin
 from followup.api.scoping import writable_clinic_ids
 from followup.api.viewsets import ReadWriteViewSet
+from followup.refresh import mark_stale
 
-from ..models import ImagingExam
+from ..models import Finding, ImagingExam
 from .filters import ExamFilter
 from .serializers import ExamSerializer
 
+# What a bulk update rewrites on an existing exam (clinic and patient never move).
+UPDATABLE = ["surgery", "modality", "contrast", "performed_at", "views", "accession_number",
+             "study_instance_uid", "effective_dose_msv", "report", "updated_at"]  # fmt: skip
 
-class ExamViewSet(ReadWriteViewSet):
+
+class ExamViewSet(BulkMixin, ReadWriteViewSet):
+    """Imaging exams with their findings; the same accession number (or Study Instance
+    UID) for the same patient updates the exam instead of creating a second."""
+
     queryset = ImagingExam.objects.prefetch_related("findings")
     serializer_class = ExamSerializer
     filterset_class = ExamFilter
@@ -23,25 +32,88 @@ class ExamViewSet(ReadWriteViewSet):
     )
     def create(self, request, *args, **kwargs):
         """Create an exam with its findings, or update the one with this accession number."""
-        existing = self._same_accession(request.data)
-        serializer = self.get_serializer(existing, data=request.data)
-        serializer.is_valid(raise_exception=True)
-        serializer.save()
-        created = existing is None
-        return Response(serializer.data, status=status.HTTP_201_CREATED if created else 200)
+        return super().create(request, *args, **kwargs)
 
-    def _same_accession(self, data) -> ImagingExam | None:
-        if not isinstance(data, dict):
+    def natural_match(self, data: dict, lookup: BulkLookup | None = None) -> ImagingExam | None:
+        accession, uid, patient = (
+            data.get("accession_number"), data.get("study_instance_uid"), data.get("patient")
+        )  # fmt: skip
+        if not str(patient).isdigit():
             return None
-        accession, patient = data.get("accession_number"), data.get("patient")
-        if not isinstance(accession, str) or not str(patient).isdigit():
+        if lookup is not None:
+            exams = lookup.extra["exams"]
+            return exams.get(("acc", int(patient), accession)) or exams.get(
+                ("uid", int(patient), uid)
+            )
+        keys = Q()
+        if isinstance(accession, str) and accession:
+            keys |= Q(accession_number=accession)
+        if isinstance(uid, str) and uid:
+            keys |= Q(study_instance_uid=uid)
+        if not keys:
             return None
         return (
             self.get_queryset()
-            .filter(
-                clinic_id__in=writable_clinic_ids(self.request),
-                accession_number=accession,
-                patient_id=patient,
-            )
+            .filter(keys, clinic_id__in=writable_clinic_ids(self.request), patient_id=patient)
             .first()
         )
+
+    # --- bulk ---------------------------------------------------------------------------
+
+    def bulk_lookup(self, request, records):
+        lookup = super().bulk_lookup(request, records)
+        accessions = {r.get("accession_number") for r in records if isinstance(r, dict)}
+        uids = {r.get("study_instance_uid") for r in records if isinstance(r, dict)} - {"", None}
+        exams = ImagingExam.objects.filter(
+            Q(accession_number__in=accessions - {None}) | Q(study_instance_uid__in=uids),
+            clinic_id__in=writable_clinic_ids(request),
+        ).select_related("patient")
+        lookup.extra["exams"] = {}
+        lookup.extra["taken"] = {}
+        for exam in exams:
+            lookup.extra["exams"][("acc", exam.patient_id, exam.accession_number)] = exam
+            lookup.extra["taken"][("acc", exam.clinic_id, exam.accession_number)] = exam.pk
+            if exam.study_instance_uid:
+                lookup.extra["exams"][("uid", exam.patient_id, exam.study_instance_uid)] = exam
+                lookup.extra["taken"][("uid", exam.clinic_id, exam.study_instance_uid)] = exam.pk
+        return lookup
+
+    def bulk_existing(self, record, lookup):
+        return self.natural_match(record, lookup)
+
+    def bulk_key(self, serializer):
+        data = serializer.validated_data
+        patient = data.get("patient") or serializer.instance.patient
+        return (patient.clinic_id, data.get("accession_number"))
+
+    def bulk_save(self, valid):
+        """Valid exams and their findings in a few statements; then one stale mark and
+        batched refresh tasks do the matching and the rules."""
+        now = timezone.now()
+        created, updated, findings, replaced, surgeries = [], [], [], [], set()
+        for index, serializer in valid:
+            data = dict(serializer.validated_data)
+            items = data.pop("findings", None)
+            exam = serializer.instance
+            if exam is None:
+                exam = ImagingExam(**data)
+                exam.clinic_id = exam.patient.clinic_id
+                created.append((index, exam))
+            else:
+                surgeries.add(exam.surgery_id)  # the surgery it leaves is re-matched too
+                for name, value in data.items():
+                    setattr(exam, name, value)
+                exam.updated_at = now
+                updated.append((index, exam))
+                if items is not None:
+                    replaced.append(exam.pk)
+            surgeries.add(exam.surgery_id)
+            findings += [(exam, item) for item in (items or [])]
+        ImagingExam.objects.bulk_create([exam for _, exam in created])
+        ImagingExam.objects.bulk_update([exam for _, exam in updated], UPDATABLE)
+        Finding.objects.filter(exam_id__in=replaced).delete()
+        Finding.objects.bulk_create(Finding(exam=exam, **item) for exam, item in findings)
+        mark_stale(surgeries)
+        return [{"index": index, "id": exam.pk, "created": True} for index, exam in created] + [
+            {"index": index, "id": exam.pk, "created": False} for index, exam in updated
+        ]

@@ -1,13 +1,16 @@
+from django.db.models import Q
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from followup import timeline
+from followup.api.bulk import BulkMixin
+from followup.api.scoping import writable_clinic_ids
 from followup.api.viewsets import ReadWriteViewSet
 from followup.schedule import plan_workups
 
-from ..models import Assessment, ClinicalEvent, Patient, Surgery
+from ..models import Assessment, Clinic, ClinicalEvent, Patient, Surgery
 from .filters import AssessmentFilter, ClinicalEventFilter, PatientFilter, SurgeryFilter
 from .serializers import (
     AssessmentSerializer,
@@ -18,10 +21,35 @@ from .serializers import (
 )
 
 
-class PatientViewSet(ReadWriteViewSet):
+class PatientViewSet(BulkMixin, ReadWriteViewSet):
+    """Patients; a POST with an MRN or external identifier already known in the clinic
+    updates that patient (an upsert) instead of creating a second."""
+
     queryset = Patient.objects.select_related("clinic").prefetch_related("external_ids")
     serializer_class = PatientSerializer
     filterset_class = PatientFilter
+
+    def natural_match(self, data: dict, lookup=None) -> Patient | None:
+        clinics = Clinic.objects.filter(pk__in=writable_clinic_ids(self.request))
+        if isinstance(data.get("clinic"), str):
+            clinics = clinics.filter(slug=data["clinic"])
+        keys = Q(mrn=data["mrn"]) if isinstance(data.get("mrn"), str) and data["mrn"] else Q()
+        for item in data.get("external_ids") or []:
+            if isinstance(item, dict) and item.get("system") and item.get("value"):
+                keys |= Q(external_ids__system=item["system"], external_ids__value=item["value"])
+        if not keys:
+            return None
+        found = list(
+            Patient.objects.filter(keys, clinic__in=clinics).select_related("clinic").distinct()[:2]
+        )
+        return found[0] if len(found) == 1 else None
+
+    def bulk_existing(self, record, lookup):
+        return self.natural_match(record)
+
+    def bulk_key(self, serializer):
+        data = serializer.validated_data
+        return (data["clinic"].pk, data.get("mrn", getattr(serializer.instance, "mrn", None)))
 
     @extend_schema(responses=TimelineSerializer, filters=False)
     @action(detail=True, methods=["get"])
@@ -41,7 +69,7 @@ class PatientViewSet(ReadWriteViewSet):
         )
 
 
-class SurgeryViewSet(ReadWriteViewSet):
+class SurgeryViewSet(BulkMixin, ReadWriteViewSet):
     queryset = Surgery.objects.all()
     serializer_class = SurgerySerializer
     filterset_class = SurgeryFilter

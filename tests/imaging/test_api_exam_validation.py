@@ -216,9 +216,18 @@ def test_surgery_after_the_exam_is_refused(writer, patient_a):
     post_refused(writer, payload(patient_a, surgery=later.pk), "surgery")
 
 
-def test_study_instance_uid_of_another_exam_is_refused(writer, patient_a):
-    factories.exam(patient_a, study_instance_uid="1.2.3")
+def test_study_instance_uid_of_another_patients_exam_is_refused(writer, patient_a, clinic_a):
+    factories.exam(factories.patient(clinic_a), study_instance_uid="1.2.3")
     post_refused(writer, payload(patient_a, study_instance_uid="1.2.3"), "study_instance_uid")
+
+
+def test_the_same_study_instance_uid_updates_the_exam(writer, patient_a):
+    # [6/9]: an exam is matched by accession number or Study Instance UID.
+    exam = factories.exam(patient_a, study_instance_uid="1.2.3", accession_number="OLD")
+    response = post(writer, payload(patient_a, study_instance_uid="1.2.3"))
+    assert response.status_code == 200, response.content
+    assert response.json()["id"] == exam.pk
+    assert ImagingExam.objects.filter(patient=patient_a).count() == 1
 
 
 def test_a_number_sent_as_a_string_is_the_wrong_type(writer, patient_a):

@@ -92,9 +92,17 @@ def test_patch_patient_replaces_external_ids(integration_a, clinic_a):
     assert list(patient.external_ids.values_list("system", "value")) == [("urn:new", "2")]
 
 
-def test_duplicate_mrn_in_the_same_clinic_is_refused(writer, clinic_a):
-    factories.patient(clinic_a, mrn="MRN-1")
-    post_refused(writer, payload(mrn="MRN-1"), "mrn")
+def test_posting_a_known_mrn_updates_that_patient(writer, clinic_a):
+    # [6/9]: upserts by natural key, so an EHR's retry or resend never duplicates.
+    known = factories.patient(clinic_a, mrn="MRN-1", family_name="Before")
+    response = writer.api.post(
+        "/api/v1/patients/", payload(mrn="MRN-1", family_name="After"), format="json"
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["id"] == known.pk
+    assert Patient.objects.filter(clinic=clinic_a, mrn="MRN-1").count() == 1
+    known.refresh_from_db()
+    assert known.family_name == "After"
 
 
 def test_same_mrn_in_another_clinic_is_fine(writer, clinic_b):
@@ -140,10 +148,20 @@ def test_external_id_listed_twice_is_refused(writer):
     post_refused(writer, payload(external_ids=twice), "external_ids")
 
 
-def test_external_id_of_another_patient_is_refused(writer, clinic_a):
+def test_posting_a_known_external_id_updates_that_patient(writer, clinic_a):
     owner = factories.patient(clinic_a)
     PatientIdentifier.objects.create(patient=owner, system="urn:ehr", value="E-1")
-    post_refused(writer, payload(), "external_ids")
+    response = writer.api.post("/api/v1/patients/", payload(), format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["id"] == owner.pk
+    assert Patient.objects.filter(clinic=clinic_a).count() == 1
+
+
+def test_an_mrn_and_an_external_id_of_two_patients_are_refused(writer, clinic_a):
+    owner = factories.patient(clinic_a)
+    PatientIdentifier.objects.create(patient=owner, system="urn:ehr", value="E-1")
+    factories.patient(clinic_a, mrn="MRN-OTHER")
+    post_refused(writer, payload(mrn="MRN-OTHER"), "mrn")
 
 
 def test_staff_of_two_clinics_must_name_the_clinic(staff_of_a_and_b):

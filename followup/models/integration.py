@@ -1,0 +1,87 @@
+"""What EHR integrations rely on: replayable POSTs and alert webhooks."""
+
+import secrets
+
+from django.db import models
+
+
+class IdempotencyKey(models.Model):
+    """The first answer to a POST with an `Idempotency-Key`, replayed for a retry.
+
+    Inserted in the request's own transaction: a concurrent duplicate waits on the
+    unique index until the first commits (then replays it) or rolls back (then runs).
+    """
+
+    owner = models.CharField(max_length=40, help_text="client:<id> or user:<id>")
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(null=True)
+    response_body = models.JSONField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "key"], name="idempotency_unique_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.owner} {self.key}"
+
+
+class WebhookEndpoint(models.Model):
+    """A clinic's receiver of alert events, signed with its secret.
+
+    Events come from the alerts' own history (pghistory's AlertEvent), read in order
+    from `last_event_id`: the audit table is the outbox, written in the same
+    transaction as the change, so a crash between commit and send loses nothing.
+    """
+
+    clinic = models.ForeignKey("patients.Clinic", on_delete=models.CASCADE, related_name="+")
+    url = models.URLField(max_length=500)
+    secret = models.CharField(max_length=64, editable=False)
+    active = models.BooleanField(default=True)
+    last_event_id = models.BigIntegerField(
+        default=0, help_text="Events up to this one have been delivered (or given up on)."
+    )
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    failing_since = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["clinic", "id"]
+
+    def __str__(self) -> str:
+        return self.url
+
+    def save(self, *args, **kwargs):
+        if self._state.adding:
+            from .alerts import AlertEvent
+
+            # A new receiver starts with what happens from now on, not the whole history.
+            self.secret = self.secret or secrets.token_hex(32)
+            latest = AlertEvent.objects.aggregate(models.Max("pgh_id"))["pgh_id__max"]
+            self.last_event_id = latest or 0
+        super().save(*args, **kwargs)
+
+
+class WebhookDelivery(models.Model):
+    """One attempt to deliver one event: the delivery log shown in the admin."""
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="log")
+    event_id = models.BigIntegerField()
+    alert_id = models.BigIntegerField()
+    event_type = models.CharField(max_length=40)
+    attempt = models.PositiveSmallIntegerField()
+    status_code = models.PositiveSmallIntegerField(null=True)
+    error = models.TextField(blank=True)
+    delivered = models.BooleanField(default=False)
+    gave_up = models.BooleanField(default=False)
+    duration_ms = models.PositiveIntegerField(default=0)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["endpoint", "event_id"], name="webhook_log_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} #{self.event_id} -> {self.status_code or self.error[:30]}"
