@@ -1,5 +1,6 @@
 """The outbox and the subscriptions in the admin (imported by followup/admin.py)."""
 
+from django import forms
 from django.contrib import admin
 
 from .admin_scoping import ClinicFilter, ClinicScopedAdmin
@@ -33,12 +34,32 @@ class EmailAdmin(ClinicScopedAdmin):
         return False
 
 
+class SubscriptionForm(forms.ModelForm):
+    """`user` is not on the form (it is the person saving), so the form cannot check the
+    model's unique (user, clinic) itself: a second subscription would be a 500."""
+
+    owner = None  # set per request by SubscriptionAdmin.get_form
+
+    def clean_clinic(self):
+        clinic = self.cleaned_data["clinic"]
+        taken = Subscription.objects.filter(user=self.owner, clinic=clinic)
+        if taken.exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError("There are already settings for this clinic.")
+        return clinic
+
+
 @admin.register(Subscription)
 class SubscriptionAdmin(ClinicScopedAdmin):
-    """Each staff member sets their own (managers and superusers see everyone's)."""
+    """Each staff member sets their own (superusers see everyone's)."""
 
     list_display = ["user", "clinic", "digest", "urgent"]
     list_filter = [ClinicFilter]
+    form = SubscriptionForm
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)  # a new class for each request
+        form.owner = obj.user if obj is not None else request.user
+        return form
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request).select_related("user", "clinic")

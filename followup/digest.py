@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 
 from patients.models import Clinic
 
@@ -24,6 +25,18 @@ MILESTONES_AHEAD = timedelta(days=14)
 
 def admin_url(name: str, *args) -> str:
     return settings.SITE_URL + reverse(f"admin:{name}", args=args)
+
+
+def due_text(checkpoint: Checkpoint) -> str:
+    """When it is due, on the clinic's calendar, as the sweep's messages say it."""
+    zone = checkpoint.clinic.zone
+    due = timezone.localtime(checkpoint.due_at, zone)
+    if checkpoint.kind == CheckpointKind.MILESTONE:
+        return str(due.date())  # a milestone is the start of its local day
+    if checkpoint.kind == CheckpointKind.WORKUP:
+        return f"by {due:%Y-%m-%d %H:%M} ({zone.key})"
+    # An exam's window ends at the start of the day after its last day.
+    return f"by the end of {(due - timedelta(microseconds=1)).date()}"
 
 
 @dataclass
@@ -70,6 +83,9 @@ def collect(clinic: Clinic, now: datetime) -> ClinicData:
         .select_related("patient")
         .order_by("due_at")
     )
+    for checkpoint in (*overdue, *due_soon, *milestones):
+        checkpoint.clinic = clinic  # known already: no query per row
+        checkpoint.due_text = due_text(checkpoint)
     return ClinicData(clinic, now, open_alerts, overdue, due_soon, milestones)
 
 

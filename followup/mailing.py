@@ -16,11 +16,12 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from patients.models import Clinic
+from patients.models import Clinic, Membership
 
 from . import digest
 from .models import Alert, AlertStatus, Email, EmailKind, EmailStatus, Severity, Subscription
@@ -38,13 +39,34 @@ def backoff(attempts: int) -> timedelta:
 # --- Queueing -------------------------------------------------------------------------
 
 
+def _subscriptions(**wants):
+    """Active staff who still work for the clinic: a setting outlives a membership, but a
+    person who left the clinic must not keep receiving its patients' data."""
+    works_there = Membership.objects.filter(user=OuterRef("user"), clinic=OuterRef("clinic"))
+    return Subscription.objects.filter(
+        Q(user__is_superuser=True) | Exists(works_there), user__is_active=True, **wants
+    ).select_related("user")
+
+
+def _record(rows: list[Email]) -> int:
+    """Insert the rows whose key is new; returns how many that was.
+
+    `bulk_create(ignore_conflicts=True)` returns every row it was given, inserted or not,
+    so the keys already there are left out first; the unique key still settles a race.
+    """
+    known = set(
+        Email.objects.filter(key__in=[row.key for row in rows]).values_list("key", flat=True)
+    )
+    rows = [row for row in rows if row.key not in known]
+    Email.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
+
+
 def queue_digests(now: datetime) -> int:
     """Today's digest for every subscriber of every clinic whose digest hour has come."""
     rows = []
     subscribers = defaultdict(list)
-    for sub in Subscription.objects.filter(digest=True, user__is_active=True).select_related(
-        "user"
-    ):
+    for sub in _subscriptions(digest=True):
         if sub.user.email:
             subscribers[sub.clinic_id].append(sub.user)
     for clinic in Clinic.objects.filter(pk__in=subscribers):
@@ -63,7 +85,7 @@ def queue_digests(now: datetime) -> int:
                     next_attempt_at=now,
                 )
             )
-    return len(Email.objects.bulk_create(rows, ignore_conflicts=True))
+    return _record(rows)
 
 
 def queue_urgent(now: datetime) -> int:
@@ -75,9 +97,7 @@ def queue_urgent(now: datetime) -> int:
     for alert_id, clinic_id in fresh:
         by_clinic[clinic_id].append(alert_id)
     recipients = defaultdict(list)
-    for sub in Subscription.objects.filter(
-        urgent=True, clinic_id__in=by_clinic, user__is_active=True
-    ).select_related("user"):
+    for sub in _subscriptions(urgent=True, clinic_id__in=by_clinic):
         if sub.user.email:
             recipients[sub.clinic_id].append(sub.user)
     rows = [
@@ -87,19 +107,30 @@ def queue_urgent(now: datetime) -> int:
         for alert_id in alerts
         for user in recipients[clinic_id]
     ]  # fmt: skip
+    queued = _record(rows)
+    # The clinic's time runs from the first notice (recorded just above), not from the
+    # alert's creation: an alert that became urgent later gets the whole delay too.
+    first_notice = (
+        Email.objects.filter(alert=OuterRef("pk"), kind=EmailKind.URGENT)
+        .order_by("created_at")
+        .values("created_at")[:1]
+    )
     ignored = (
         urgent.filter(status=AlertStatus.OPEN)
         .exclude(clinic__escalation_email="")
         .exclude(emails__kind=EmailKind.ESCALATION)
-        .filter(created_at__lte=now - F("clinic__escalation_after_minutes") * timedelta(minutes=1))
+        .alias(urgent_since=Coalesce(Subquery(first_notice), "created_at"))
+        .filter(
+            urgent_since__lte=now - F("clinic__escalation_after_minutes") * timedelta(minutes=1)
+        )
         .values_list("pk", "clinic_id", "clinic__escalation_email")
     )
-    rows += [
+    escalations = [
         Email(key=f"escalation:{alert_id}", kind=EmailKind.ESCALATION, clinic_id=clinic_id,
               recipient=address, alert_id=alert_id, next_attempt_at=now)
         for alert_id, clinic_id, address in ignored
     ]  # fmt: skip
-    return len(Email.objects.bulk_create(rows, ignore_conflicts=True))
+    return queued + _record(escalations)
 
 
 # --- Delivery -------------------------------------------------------------------------
@@ -147,6 +178,10 @@ def _send_batch(rows: list[Email], now: datetime) -> int:
         ):
             _mark(row, status=EmailStatus.SKIPPED, last_error="Its day has passed: not sent late.")
             continue
+        if row.kind == EmailKind.ESCALATION and alerts[row.alert_id].status != AlertStatus.OPEN:
+            # Queued while ignored, held back (SMTP down), then acknowledged: not escalated.
+            _mark(row, status=EmailStatus.SKIPPED, last_error="Acknowledged before it was sent.")
+            continue
         try:
             if row.kind == EmailKind.DIGEST:
                 if clinic.pk not in collected:
@@ -158,7 +193,7 @@ def _send_batch(rows: list[Email], now: datetime) -> int:
                 subject, text, html = _render_alert(row, alerts[row.alert_id], clinic)
             message = EmailMultiAlternatives(
                 subject, text, settings.DEFAULT_FROM_EMAIL, [row.recipient],
-                headers={"Message-ID": f"<{row.key}@followup>"},
+                headers={"Message-ID": _message_id(row)},
             )  # fmt: skip
             message.attach_alternative(html, "text/html")
             message.send()
@@ -171,6 +206,11 @@ def _send_batch(rows: list[Email], now: datetime) -> int:
               built_at=now, last_error="")  # fmt: skip
         sent += 1
     return sent
+
+
+def _message_id(row: Email) -> str:
+    # The same for every attempt; ':' is not allowed in a msg-id (RFC 5322 3.6.4).
+    return f"<{row.key.replace(':', '.')}@followup>"
 
 
 def _mark(row: Email, **changes) -> None:

@@ -41,7 +41,7 @@ class EmailStatus(models.TextChoices):
     PENDING = "pending"  # recorded, not sent yet (or an attempt failed: see last_error)
     SENDING = "sending"  # claimed by a worker
     SENT = "sent"
-    SKIPPED = "skipped"  # a digest whose day has passed: never piled up
+    SKIPPED = "skipped"  # a digest whose day has passed, an escalation already answered
 
 
 class Email(models.Model):
