@@ -1,6 +1,5 @@
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Case, IntegerField, Value, When
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -18,7 +17,7 @@ from .models import (
     Protocol,
     Thresholds,
 )
-from .models.alerts import SEVERITY_RANK
+from .models.alerts import SEVERITY_ORDER
 from .models.checkpoints import status_filter
 
 
@@ -232,11 +231,6 @@ class AlertActionForm(forms.ModelForm):
             self.add_error("note", "Say why the alert is closed.")
         return cleaned
 
-
-SEVERITY_ORDER = Case(
-    *(When(severity=severity, then=Value(rank)) for severity, rank in SEVERITY_RANK.items()),
-    output_field=IntegerField(),
-)
 
 
 class AlertStatusFilter(admin.SimpleListFilter):

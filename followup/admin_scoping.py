@@ -5,7 +5,9 @@ permissions: a viewer may look, a clinician or manager may change.
 """
 
 from django.contrib import admin
+from django.core.paginator import Paginator
 from django.http import HttpRequest
+from django.utils.functional import cached_property
 
 from patients.access import ClinicAccess, access_for_user
 from patients.models import Clinic, Patient, Surgery
@@ -57,9 +59,21 @@ class ClinicScopedMixin:
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
+class CappedCountPaginator(Paginator):
+    """Counts at most CAP rows: a list page over 100,000 patients never COUNTs them all
+    (beyond the cap the admin shows CAP and its last page link stops there)."""
+
+    CAP = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        return self.object_list[: self.CAP].count()
+
+
 class ClinicScopedAdmin(ClinicScopedMixin, admin.ModelAdmin):
     # Huge tables: never COUNT(*) the whole table to show "N total".
     show_full_result_count = False
+    paginator = CappedCountPaginator
     list_per_page = 50
 
 

@@ -4,8 +4,9 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
-from followup import digest
+from followup import digest, picture, timeline
 from followup.admin import CheckpointInline
 from followup.admin_scoping import ClinicFilter, ClinicScopedAdmin, ClinicScopedMixin, admin_access
 from followup.audit import render_trail
@@ -24,6 +25,19 @@ from .models import (
     Role,
     Surgery,
 )
+
+
+def pictures(patient: Patient, only: int | None = None) -> str:
+    """The patient's follow-up, one SVG per surgery (followup/picture.py)."""
+    now = timezone.now()
+    entries = timeline.build(patient, now)
+    svgs = [
+        picture.render(entry, entries, now, patient.transitional_variant)
+        for entry in entries
+        if entry.type == "surgery" and only in (None, entry.id)
+    ]
+    # Built from escaped parts by followup/picture.py.
+    return mark_safe("".join(f"<div class='picture'>{svg}</div>" for svg in svgs) or "-")
 
 
 class MembershipInline(admin.TabularInline):
@@ -182,9 +196,11 @@ class PatientAdmin(ClinicScopedAdmin):
     list_select_related = ["clinic"]
     list_filter = [ClinicFilter, "sex", TransitionalVariantFilter]
     search_fields = ["=mrn", "family_name", "given_name", "=external_ids__value"]
-    readonly_fields = ["variant_banner", "created_at", "updated_at", "audit_trail"]
+    readonly_fields = ["variant_banner", "follow_up_picture", "created_at", "updated_at",
+                       "audit_trail"]  # fmt: skip
     fieldsets = [
         (None, {"fields": ["variant_banner", "clinic", "mrn", "family_name", "given_name"]}),
+        ("Follow-up", {"fields": ["follow_up_picture"]}),
         (None, {"fields": ["birth_date", "sex", "transitional_variant", "vertebral_numbering"]}),
         ("Audit trail", {"classes": ["collapse"], "fields": ["audit_trail"]}),
         (None, {"fields": ["created_at", "updated_at"]}),
@@ -205,6 +221,10 @@ class PatientAdmin(ClinicScopedAdmin):
             obj.vertebral_numbering,
         )
 
+    @admin.display(description="Timeline")
+    def follow_up_picture(self, obj: Patient) -> str:
+        return pictures(obj) if obj.pk else ""
+
     @admin.display(description="Changes to this patient, their surgeries and exams")
     def audit_trail(self, obj: Patient) -> str:
         return render_trail(obj) if obj.pk else ""
@@ -220,7 +240,11 @@ class SurgeryAdmin(ClinicScopedAdmin):
     search_fields = ["=patient__mrn", "patient__family_name", "surgeon"]
     date_hierarchy = None
     autocomplete_fields = ["patient"]
-    readonly_fields = ["created_at", "updated_at", "audit_trail"]
+    readonly_fields = ["follow_up_picture", "created_at", "updated_at", "audit_trail"]
+
+    @admin.display(description="Timeline")
+    def follow_up_picture(self, obj: Surgery) -> str:
+        return pictures(obj.patient, only=obj.pk) if obj.pk else ""
 
     @admin.display(description="Audit trail")
     def audit_trail(self, obj: Surgery) -> str:

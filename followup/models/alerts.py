@@ -14,6 +14,11 @@ class Severity(models.TextChoices):
 
 
 SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.HIGH: 2, Severity.URGENT: 3}
+# For ORDER BY: most severe first with `.desc()`.
+SEVERITY_ORDER = models.Case(
+    *(models.When(severity=s, then=models.Value(rank)) for s, rank in SEVERITY_RANK.items()),
+    output_field=models.IntegerField(),
+)
 
 
 class AlertStatus(models.TextChoices):

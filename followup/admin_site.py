@@ -1,0 +1,179 @@
+"""The admin for clinic staff: a worklist as the landing page, and a dashboard.
+
+Worklist: "what needs me today?" (urgent and high alerts, overdue checkpoints,
+work-ups due within 24 hours, checkpoints due this week), each row one click from
+acting on it. Dashboard: "how is our clinic doing?". Both read a fixed number of
+queries, scoped to the staff member's clinics.
+"""
+
+from datetime import timedelta
+
+from django.contrib import admin, messages
+from django.db.models import Aggregate, Count, F, FloatField, Q
+from django.db.models.functions import Extract
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_POST
+
+from patients.access import access_for_user
+from patients.models import Clinic
+
+from . import alerts_lifecycle, charts, checkpoints
+from .models import Alert, AlertStatus, Checkpoint, CheckpointKind, CheckpointStatus, Severity
+from .models.alerts import SEVERITY_ORDER
+from .models.checkpoints import status_filter
+
+ROWS = 50  # per worklist section; the full lists are one click away
+
+
+class Median(Aggregate):
+    function = "percentile_cont"
+    template = "percentile_cont(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+
+class FollowupAdminSite(admin.AdminSite):
+    site_header = "Spine follow-up"
+    site_title = "Spine follow-up"
+    index_title = "Worklist"
+    index_template = "admin/followup/worklist.html"
+
+    def get_urls(self):
+        return [
+            path("dashboard/", self.admin_view(self.dashboard), name="dashboard"),
+            path("worklist/alerts/<int:pk>/acknowledge/",
+                 self.admin_view(self.acknowledge), name="worklist_acknowledge"),
+            path("worklist/checkpoints/<int:pk>/waive/",
+                 self.admin_view(self.waive), name="worklist_waive"),
+            *super().get_urls(),
+        ]  # fmt: skip
+
+    # --- worklist ------------------------------------------------------------------------
+
+    def index(self, request, extra_context=None):
+        return super().index(request, {**worklist(request.user), **(extra_context or {})})
+
+    @staticmethod
+    def _writable(request, model, pk):
+        access = access_for_user(request.user)
+        return get_object_or_404(model.objects.filter(clinic_id__in=access.writable), pk=pk)
+
+    @staticmethod
+    def _back(request):
+        return HttpResponseRedirect(request.POST.get("next") or reverse("admin:index"))
+
+    def acknowledge(self, request, pk: int):
+        return require_POST(self._acknowledge)(request, pk)
+
+    def _acknowledge(self, request, pk: int):
+        alert = self._writable(request, Alert, pk)
+        try:
+            alerts_lifecycle.acknowledge(alert, request.user, timezone.now())
+            messages.success(request, f"Acknowledged: {alert.get_code_display()}.")
+        except alerts_lifecycle.TransitionRefused as error:
+            messages.error(request, str(error))
+        return self._back(request)
+
+    def waive(self, request, pk: int):
+        return require_POST(self._waive)(request, pk)
+
+    def _waive(self, request, pk: int):
+        checkpoint = self._writable(request, Checkpoint, pk)
+        reason = request.POST.get("reason", "").strip()
+        if not reason:
+            messages.error(request, "Give a reason to waive a checkpoint.")
+            return self._back(request)
+        try:
+            checkpoints.waive(checkpoint, reason, request.user, timezone.now())
+            messages.success(request, f"Waived: {checkpoint.label}.")
+        except checkpoints.CannotWaive as error:
+            messages.error(request, str(error))
+        return self._back(request)
+
+    # --- dashboard -----------------------------------------------------------------------
+
+    def dashboard(self, request):
+        clinics = Clinic.objects.filter(pk__in=access_for_user(request.user).readable)
+        chosen = request.GET.get("clinic")
+        clinic = clinics.filter(pk=chosen).first() if chosen else clinics.first()
+        context = {**self.each_context(request), "title": "Dashboard", "clinics": clinics,
+                   "clinic": clinic, **(dashboard(clinic) if clinic else {})}  # fmt: skip
+        return TemplateResponse(request, "admin/followup/dashboard.html", context)
+
+
+def worklist(user) -> dict:
+    now = timezone.now()
+    readable = access_for_user(user).readable
+    alerts = (
+        Alert.objects.filter(clinic_id__in=readable, severity__in=[Severity.URGENT, Severity.HIGH])
+        .exclude(status=AlertStatus.RESOLVED)
+        .select_related("patient")
+        .order_by(SEVERITY_ORDER.desc(), "created_at")[:ROWS]
+    )
+    pending = Checkpoint.objects.filter(clinic_id__in=readable).select_related("patient")
+    unresolved = status_filter(CheckpointStatus.OPEN, now) | status_filter(
+        CheckpointStatus.UPCOMING, now
+    )
+    return {
+        "now": now,
+        "urgent_alerts": [(a, a.status_at(now)) for a in alerts],
+        "overdue": list(
+            pending.filter(status_filter(CheckpointStatus.OVERDUE, now)).order_by("due_at")[:ROWS]
+        ),
+        "workups_due": list(
+            pending.filter(unresolved, kind=CheckpointKind.WORKUP, due_at__lte=now + timedelta(1))
+            .order_by("due_at")[:ROWS]
+        ),
+        "due_this_week": list(
+            pending.filter(unresolved, kind=CheckpointKind.EXAM, due_at__lte=now + timedelta(7))
+            .order_by("due_at")[:ROWS]
+        ),
+    }
+
+
+def dashboard(clinic: Clinic) -> dict:
+    now = timezone.now()
+    year_ago = now - timedelta(days=365)
+    past_due = Checkpoint.objects.filter(clinic=clinic, kind=CheckpointKind.EXAM, due_at__lte=now)
+    completion = list(
+        past_due.values("code")
+        .annotate(
+            on_time=Count("pk", filter=Q(satisfied_by__isnull=False, late=False)),
+            late=Count("pk", filter=Q(satisfied_by__isnull=False, late=True)),
+            missed=Count("pk", filter=Q(satisfied_by__isnull=True, waived_at__isnull=True)),
+            waived=Count("pk", filter=Q(waived_at__isnull=False, satisfied_by__isnull=True)),
+        )
+        .order_by("code")
+    )
+    alert_rows = (
+        Alert.objects.filter(clinic=clinic, created_at__gte=year_ago)
+        .values("code", "severity")
+        .annotate(n=Count("pk"))
+    )
+    by_code: dict[str, dict[str, int]] = {}
+    for row in alert_rows:
+        by_code.setdefault(row["code"], {})[row["severity"]] = row["n"]
+    severities = [Severity.URGENT, Severity.HIGH, Severity.WARNING, Severity.INFO]
+    median = Alert.objects.filter(
+        clinic=clinic, created_at__gte=year_ago, acknowledged_at__isnull=False
+    ).aggregate(days=Median(Extract(F("acknowledged_at") - F("created_at"), "epoch") / 86400.0))
+    return {
+        "completion": completion,
+        "completion_chart": mark_safe(charts.stacked_bars(
+            "Checkpoints past due: on time, late, missed, waived",
+            [(r["code"], [r["on_time"], r["late"], r["missed"], r["waived"]]) for r in completion],
+            [("on time", "#8fd19e"), ("late", "#ffe08a"), ("missed", "#f28b82"),
+             ("waived", "#c7c7c7")],
+        )),
+        "alerts_chart": mark_safe(charts.stacked_bars(
+            "Alerts of the last 12 months, by code and severity",
+            [(code, [n.get(s, 0) for s in severities]) for code, n in sorted(by_code.items())],
+            [("urgent", "#b00020"), ("high", "#d9480f"), ("warning", "#e6a700"),
+             ("info", "#6c8ebf")],
+        )),
+        "median_days_to_acknowledge": median["days"],
+    }  # fmt: skip
