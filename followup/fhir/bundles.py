@@ -1,0 +1,93 @@
+"""Bundles and OperationOutcomes: the envelopes of every FHIR answer."""
+
+from dataclasses import dataclass, field
+
+from rest_framework.request import Request
+
+BASE_PATH = "/fhir/r4/"
+
+
+def base_url(request: Request) -> str:
+    return request.build_absolute_uri(BASE_PATH)
+
+
+def searchset(request: Request, resources: list[dict], next_url: str | None) -> dict:
+    base = base_url(request)
+    links = [{"relation": "self", "url": request.build_absolute_uri()}]
+    if next_url:
+        links.append({"relation": "next", "url": next_url})
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "link": links,
+        "entry": [
+            {
+                "fullUrl": f"{base}{r['resourceType']}/{r['id']}",
+                "resource": r,
+                "search": {"mode": "match"},
+            }
+            for r in resources
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One OperationOutcome issue; `code` is from FHIR's issue-type value set."""
+
+    code: str
+    diagnostics: str
+    expression: list[str] = field(default_factory=list)
+    severity: str = "error"
+
+    def as_fhir(self) -> dict:
+        issue = {"severity": self.severity, "code": self.code, "diagnostics": self.diagnostics}
+        if self.expression:
+            issue["expression"] = self.expression
+        return issue
+
+
+def operation_outcome(issues: list[Issue]) -> dict:
+    return {"resourceType": "OperationOutcome", "issue": [i.as_fhir() for i in issues]}
+
+
+ISSUE_CODE_FOR_STATUS = {
+    400: "invalid",
+    401: "login",
+    403: "forbidden",
+    404: "not-found",
+    405: "not-supported",
+    406: "not-supported",
+    409: "conflict",
+    412: "conflict",
+    415: "not-supported",
+    429: "throttled",
+}
+
+
+def flatten_errors(detail, path: str = "") -> list[tuple[str, str]]:
+    """DRF error details as (field path, message) pairs: `external_ids.0.value`."""
+    if isinstance(detail, dict):
+        return [
+            pair
+            for key, value in detail.items()
+            for pair in flatten_errors(value, f"{path}.{key}" if path else str(key))
+        ]
+    if isinstance(detail, list):
+        if all(not isinstance(item, dict | list) for item in detail):
+            return [(path, str(item)) for item in detail]
+        return [
+            pair
+            for index, item in enumerate(detail)
+            for pair in flatten_errors(item, f"{path}.{index}" if path else str(index))
+        ]
+    return [(path, str(detail))]
+
+
+def outcome_for_error(status_code: int, detail) -> dict:
+    code = ISSUE_CODE_FOR_STATUS.get(status_code, "exception")
+    issues = [
+        Issue(code, message if path in ("", "detail") else f"{path}: {message}")
+        for path, message in flatten_errors(detail)
+    ]
+    return operation_outcome(issues or [Issue(code, f"HTTP {status_code}")])

@@ -1,0 +1,31 @@
+"""/fhir/r4/: FHIR's own URL shapes (`Type`, `Type/<id>`, `metadata`), no trailing slash."""
+
+from django.urls import path, re_path
+
+from . import views
+
+VIEWSETS = {
+    "Patient": views.PatientViewSet,
+    "Procedure": views.ProcedureViewSet,
+    "ImagingStudy": views.ImagingStudyViewSet,
+    "DiagnosticReport": views.DiagnosticReportViewSet,
+    "CarePlan": views.CarePlanViewSet,
+    "Flag": views.FlagViewSet,
+}
+
+urlpatterns = [
+    path("", views.TransactionView.as_view(), name="fhir-transaction"),
+    path("metadata", views.CapabilityView.as_view(), name="fhir-metadata"),
+    path("Observation", views.ObservationView.as_view(), name="fhir-observation-search"),
+    path("Observation/<str:pk>", views.ObservationView.as_view(), name="fhir-observation"),
+]
+for resource_type, viewset in VIEWSETS.items():
+    urlpatterns += [
+        path(resource_type, viewset.as_view({"get": "list"}), name=f"fhir-{resource_type}-search"),
+        path(
+            f"{resource_type}/<str:pk>",
+            viewset.as_view({"get": "retrieve"}),
+            name=f"fhir-{resource_type}",
+        ),
+    ]
+urlpatterns.append(re_path(r"^(?P<path>.+)$", views.UnknownView.as_view()))

@@ -1,0 +1,84 @@
+"""A FHIR search costs the same number of queries for 1 row as for 20."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from patients.models import Assessment, PatientIdentifier
+from tests import factories
+
+from .conftest import alert, checkpoint
+
+
+def add_patients(clinic, patient, n):
+    for _ in range(n):
+        other = factories.patient(clinic)
+        PatientIdentifier.objects.create(patient=other, system="urn:ehr", value=other.mrn)
+
+
+def add_surgeries(clinic, patient, n):
+    for _ in range(n):
+        surgery = factories.surgery(patient)
+        checkpoint(surgery, "baseline_film", 0)
+        checkpoint(surgery, "bridging_film", 90)
+
+
+def add_exams(clinic, patient, n):
+    surgery = factories.surgery(patient)
+    for _ in range(n):
+        findings = [
+            {"code": "bridging", "value": "partial", "level": "L4-L5"},
+            {"code": "screw_lucency_mm", "value": 1.5, "level": "L5", "side": "left"},
+        ]
+        factories.exam(patient, surgery, findings=findings)
+
+
+def add_observations(clinic, patient, n):
+    add_exams(clinic, patient, n // 2)
+    for days in range(n // 2):
+        Assessment.objects.create(
+            patient=patient, assessed_at=timezone.now() - timedelta(days=days), nrs_leg=4, odi=30
+        )
+
+
+def add_alerts(clinic, patient, n):
+    surgery = factories.surgery(patient)
+    for number in range(n):
+        alert(surgery, subject=f"L{number}")
+
+
+SEARCHES = [
+    ("Patient", add_patients),
+    ("Procedure", add_surgeries),
+    ("CarePlan", add_surgeries),
+    ("ImagingStudy", add_exams),
+    ("DiagnosticReport", add_exams),
+    ("Observation", add_observations),
+    ("Flag", add_alerts),
+]
+
+
+def queries(persona, url: str) -> tuple[int, int]:
+    with CaptureQueriesContext(connection) as captured:
+        response = persona.api.get(url)
+    assert response.status_code == 200, response.content
+    return len(captured), len(response.json().get("entry", []))
+
+
+@pytest.mark.parametrize(("resource_type", "add_rows"), SEARCHES, ids=[s[0] for s in SEARCHES])
+def test_search_query_count_does_not_grow_with_rows(
+    integration_a, clinic_a, resource_type, add_rows
+):
+    patient = factories.patient(clinic_a)
+    url = f"/fhir/r4/{resource_type}" + (
+        "" if resource_type == "Patient" else f"?patient={patient.pk}"
+    )
+    add_rows(clinic_a, patient, 2)
+    few, few_rows = queries(integration_a, url)
+    add_rows(clinic_a, patient, 20)
+    many, many_rows = queries(integration_a, url)
+    assert many_rows > few_rows >= 1
+    assert many == few, f"{few} queries for {few_rows} rows, {many} for {many_rows}"
