@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, available_timezones
 import pghistory
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
 from django.db import models
@@ -513,3 +514,29 @@ class Assessment(models.Model):
             raise ValidationError({"surgery": "This surgery is not this patient's."})
         if self.assessed_at and self.assessed_at > timezone.now():
             raise ValidationError({"assessed_at": "Must not be in the future."})
+
+
+class RecordRead(models.Model):
+    """Who read which patients' records through the API, and when (writes are in the
+    pghistory trail). One row per request, with the patients it showed."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    client = models.ForeignKey(
+        ApiClient, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    endpoint = models.CharField(max_length=200)
+    patient_ids = ArrayField(models.BigIntegerField())
+    at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [
+            GinIndex(fields=["patient_ids"], name="recordread_patients_idx"),
+        ]
+
+    def __str__(self) -> str:
+        who = f"client {self.client_id}" if self.client_id else f"user {self.user_id}"
+        return f"{who} read {len(self.patient_ids)} patient(s) at {self.endpoint}"

@@ -8,7 +8,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 
-from . import idempotency
+from . import idempotency, reads
 from .scoping import readable_clinic_ids
 
 
@@ -21,6 +21,9 @@ class ClinicScopedViewSet(viewsets.GenericViewSet):
     """
 
     _idempotency = None
+    # Which field of an answer names the patient, for the audit of reads (None: not
+    # patient data). Patients themselves say "id".
+    audit_patient_field = "patient"
 
     def get_queryset(self):
         queryset = super().get_queryset().filter(clinic_id__in=readable_clinic_ids(self.request))
@@ -45,6 +48,8 @@ class ClinicScopedViewSet(viewsets.GenericViewSet):
         rolled_back = connection.in_atomic_block and connection.needs_rollback
         if self._idempotency is not None and response.status_code < 500 and not rolled_back:
             idempotency.finish(self._idempotency, response)
+        if not rolled_back:
+            reads.record(request, self, response)
         return response
 
 

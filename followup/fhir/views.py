@@ -32,6 +32,8 @@ def _not_found(resource_type: str, resource_id: str) -> NotFound:
 class ResourceViewSet(FhirMixin, ClinicScopedViewSet):
     """`GET Type/<id>` and `GET Type?patient=<id>` for one type over one model."""
 
+    audit_patient_field = "fhir"  # reads are audited (followup/api/reads.py)
+
     resource_type = ""
     search_params = frozenset({"patient"})
     pagination_class = SearchPagination

@@ -28,6 +28,7 @@ class PatientViewSet(BulkMixin, ReadWriteViewSet):
     queryset = Patient.objects.select_related("clinic").prefetch_related("external_ids")
     serializer_class = PatientSerializer
     filterset_class = PatientFilter
+    audit_patient_field = "id"
 
     def natural_match(self, data: dict, lookup=None) -> Patient | None:
         clinics = Clinic.objects.filter(pk__in=writable_clinic_ids(self.request))

@@ -1,0 +1,56 @@
+"""The audit of reads: every API answer that shows patient records is logged with who
+asked and which patients it showed (the pghistory trail covers the writes)."""
+
+from django.utils import timezone
+
+from patients.models import ApiClient, RecordRead
+
+from .scoping import readable_clinic_ids
+
+
+def patients_shown(data, field: str) -> list[int]:
+    if not isinstance(data, dict):
+        return []
+    rows = data.get("results") if isinstance(data.get("results"), list) else [data]
+    # A patient's own answers say "id"; everything about a patient says "patient".
+    return sorted(
+        {row.get(field) or row.get("patient") for row in rows if isinstance(row, dict)} - {None}
+    )
+
+
+def fhir_patients_shown(data) -> list[int]:
+    """Patients in a FHIR resource or searchset: Patient ids, subject/patient references."""
+    if not isinstance(data, dict):
+        return []
+    resources = [e.get("resource", {}) for e in data.get("entry", [])] if (
+        data.get("resourceType") == "Bundle"
+    ) else [data]  # fmt: skip
+    ids = set()
+    for resource in resources:
+        if resource.get("resourceType") == "Patient" and str(resource.get("id", "")).isdigit():
+            ids.add(int(resource["id"]))
+        for key in ("subject", "patient"):
+            reference = (resource.get(key) or {}).get("reference", "")
+            if reference.startswith("Patient/") and reference[8:].isdigit():
+                ids.add(int(reference[8:]))
+    return sorted(ids)
+
+
+def record(request, view, response) -> None:
+    field = getattr(view, "audit_patient_field", "patient")
+    if field is None or request.method != "GET" or response.status_code != 200:
+        return
+    data = getattr(response, "data", None)
+    ids = fhir_patients_shown(data) if field == "fhir" else patients_shown(data, field)
+    if not ids:
+        return
+    client = request.auth if isinstance(request.auth, ApiClient) else None
+    match = request.resolver_match
+    RecordRead.objects.create(
+        clinic_id=client.clinic_id if client else min(readable_clinic_ids(request)),
+        user=None if client else request.user,
+        client=client,
+        endpoint=f"/{match.route}" if match else request.path[:200],
+        patient_ids=ids,
+        at=timezone.now(),
+    )
