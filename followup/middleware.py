@@ -1,15 +1,28 @@
 """Every request of an integration client is logged: client, endpoint, status, duration.
 
-No bodies, no query strings, no ids in the endpoint: the route pattern is enough to
-know what an integration does, and carries no patient data.
+No bodies, no query strings, no ids in the endpoint: the route (e.g.
+`/api/v1/patients/<pk>/`) is enough to know what an integration did, and carries no
+patient data.
 """
 
 import logging
+import re
 import time
 
 from django.utils import timezone
 
 log = logging.getLogger(__name__)
+
+
+_GROUP = re.compile(r"\(\?P<(\w+)>[^)]*\)")
+
+
+def route_of(request) -> str:
+    """The matched route with its parameters named, not filled: `/api/v1/patients/<pk>/`."""
+    match = getattr(request, "resolver_match", None)
+    if not match or not match.route:
+        return "(unresolved)"
+    return "/" + _GROUP.sub(r"<\1>", match.route).replace("^", "").replace("$", "")[:199]
 
 
 class ApiRequestLogMiddleware:
@@ -27,8 +40,7 @@ class ApiRequestLogMiddleware:
     def _log(self, request, response, client, started) -> None:
         from patients.models import ApiRequest
 
-        match = getattr(request, "resolver_match", None)
-        endpoint = f"/{match.route}" if match and match.route else "(unresolved)"
+        endpoint = route_of(request)
         try:
             ApiRequest.objects.create(
                 client=client,

@@ -19,7 +19,7 @@ import urllib.error
 import urllib.request
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from .models import WebhookDelivery, WebhookEndpoint
@@ -93,11 +93,33 @@ def _post(endpoint: WebhookEndpoint, event: AlertEvent) -> tuple[int | None, str
 def deliver(now: datetime | None = None) -> int:
     """Deliver what is due to every active endpoint; returns the number delivered."""
     now = now or timezone.now()
-    due = WebhookEndpoint.objects.filter(active=True).exclude(next_attempt_at__gt=now)
-    return sum(deliver_endpoint(pk, now) for pk in due.values_list("pk", flat=True))
+    due = list(
+        WebhookEndpoint.objects.filter(active=True)
+        .exclude(next_attempt_at__gt=now)
+        .values_list("pk", flat=True)
+    )
+    if not due:
+        return 0  # no receiver waiting: do not even take the lock
+    settled = settled_event_id()
+    return sum(deliver_endpoint(pk, now, settled) for pk in due)
 
 
-def deliver_endpoint(endpoint_id: int, now: datetime) -> int:
+def settled_event_id() -> int:
+    """The highest event id no transaction still running can commit an event below.
+
+    Ids are taken at insert time, so a slow transaction may commit an event below one
+    already sent, and a cursor past it would skip it for good. A SHARE lock waits for
+    the transactions writing events (blocking new ones only meanwhile), then is released.
+    """
+    table = connection.ops.quote_name(AlertEvent._meta.db_table)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"LOCK TABLE {table} IN SHARE MODE")
+        cursor.execute(f"SELECT coalesce(max(pgh_id), 0) FROM {table}")
+        return cursor.fetchone()[0]
+
+
+def deliver_endpoint(endpoint_id: int, now: datetime, settled: int | None = None) -> int:
+    settled = settled_event_id() if settled is None else settled
     # The endpoint's row is locked for the batch: two workers never send the same event,
     # and a worker killed mid-batch rolls back its cursor, so the events go again.
     with transaction.atomic():
@@ -110,7 +132,9 @@ def deliver_endpoint(endpoint_id: int, now: datetime) -> int:
             return 0
         events = (
             AlertEvent.objects.filter(
-                pgh_id__gt=endpoint.last_event_id, pgh_obj__clinic_id=endpoint.clinic_id
+                pgh_id__gt=endpoint.last_event_id,
+                pgh_id__lte=settled,
+                pgh_obj__clinic_id=endpoint.clinic_id,
             )
             .select_related("pgh_obj")
             .order_by("pgh_id")[:BATCH]
@@ -122,7 +146,8 @@ def deliver_endpoint(endpoint_id: int, now: datetime) -> int:
                 continue
             code, error, took = _post(endpoint, event)
             ok = code is not None and 200 <= code < 300
-            failures = 0 if ok else 1 + WebhookDelivery.objects.filter(
+            # Counted for a success too: the log says which attempt got through.
+            attempt = 1 + WebhookDelivery.objects.filter(
                 endpoint=endpoint, event_id=event.pgh_id, delivered=False
             ).count()  # fmt: skip
             gave_up = not ok and endpoint.failing_since is not None and (
@@ -130,7 +155,7 @@ def deliver_endpoint(endpoint_id: int, now: datetime) -> int:
             )  # fmt: skip
             WebhookDelivery.objects.create(
                 endpoint=endpoint, event_id=event.pgh_id, alert_id=event.pgh_obj_id,
-                event_type=event_type(event), attempt=failures or 1, status_code=code,
+                event_type=event_type(event), attempt=attempt, status_code=code,
                 error=error, delivered=ok, gave_up=gave_up, duration_ms=took, at=now,
             )  # fmt: skip
             if ok or gave_up:
@@ -140,7 +165,7 @@ def deliver_endpoint(endpoint_id: int, now: datetime) -> int:
                 delivered += ok
                 continue
             endpoint.failing_since = endpoint.failing_since or now
-            endpoint.next_attempt_at = now + backoff(failures)
+            endpoint.next_attempt_at = now + backoff(attempt)
             log.info("Webhook %s failed on event %s: %s", endpoint.url, event.pgh_id, error)
             break
         endpoint.save(update_fields=["last_event_id", "failing_since", "next_attempt_at"])

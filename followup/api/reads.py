@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from patients.models import ApiClient, RecordRead
 
+from ..middleware import route_of
 from .scoping import readable_clinic_ids
 
 
@@ -45,12 +46,11 @@ def record(request, view, response) -> None:
     if not ids:
         return
     client = request.auth if isinstance(request.auth, ApiClient) else None
-    match = request.resolver_match
     RecordRead.objects.create(
         clinic_id=client.clinic_id if client else min(readable_clinic_ids(request)),
         user=None if client else request.user,
         client=client,
-        endpoint=f"/{match.route}" if match else request.path[:200],
+        endpoint=route_of(request),
         patient_ids=ids,
         at=timezone.now(),
     )

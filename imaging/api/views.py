@@ -91,10 +91,18 @@ class ExamViewSet(BulkMixin, ReadWriteViewSet):
         batched refresh tasks do the matching and the rules."""
         now = timezone.now()
         created, updated, findings, replaced, surgeries = [], [], [], [], set()
+        refused, uids = [], {}
         for index, serializer in valid:
             data = dict(serializer.validated_data)
             items = data.pop("findings", None)
             exam = serializer.instance
+            # Two records with one Study Instance UID would fail the whole bulk_create.
+            clinic = (data.get("patient") or exam.patient).clinic_id
+            uid = data.get("study_instance_uid", getattr(exam, "study_instance_uid", ""))
+            if uid and (first := uids.setdefault((clinic, uid), index)) != index:
+                error = f"Same Study Instance UID as index {first} in this request."
+                refused.append({"index": index, "error": error})
+                continue
             if exam is None:
                 exam = ImagingExam(**data)
                 exam.clinic_id = exam.patient.clinic_id
@@ -114,6 +122,8 @@ class ExamViewSet(BulkMixin, ReadWriteViewSet):
         Finding.objects.filter(exam_id__in=replaced).delete()
         Finding.objects.bulk_create(Finding(exam=exam, **item) for exam, item in findings)
         mark_stale(surgeries)
-        return [{"index": index, "id": exam.pk, "created": True} for index, exam in created] + [
-            {"index": index, "id": exam.pk, "created": False} for index, exam in updated
-        ]
+        return (
+            [{"index": index, "id": exam.pk, "created": True} for index, exam in created]
+            + [{"index": index, "id": exam.pk, "created": False} for index, exam in updated]
+            + refused
+        )
