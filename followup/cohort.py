@@ -1,0 +1,353 @@
+"""A synthetic cohort: realistic, reproducible follow-up histories, loaded in bulk.
+
+Everything random comes from one `random.Random(seed)` and every date from `today`,
+so a seed and a day give the same cohort. Rates are plausible for a spine unit, not
+data from anywhere: the procedure mix, how often a film is on time, late or missed,
+and how often screws loosen, fusions fail and spacers move.
+
+The state written is the steady state of a running service as of `today`: the
+checkpoints planned by the protocols, satisfied by the exams that were done, and
+the overdue ones already swept (alerts raised). Triggers are switched off for the
+load when the database role may (the audit trail of invented data is noise).
+"""
+
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db import connection, transaction
+
+from imaging.models import Finding, ImagingExam
+from patients.models import (
+    PROCEDURE_FAMILY,
+    Assessment,
+    Clinic,
+    ClinicalEvent,
+    Patient,
+    ProcedureFamily,
+    Surgery,
+)
+
+from .models import Alert, Checkpoint, CheckpointKind, Protocol
+from .models.alerts import AlertCode
+from .schedule import Window, window
+from .sweep import overdue_message
+
+PROCEDURES = [  # (code, weight)
+    ("discectomy", 28), ("decompression", 20), ("tlif", 18), ("plif", 5), ("alif", 5),
+    ("xlif", 3), ("posterolateral_fusion", 12), ("vertebroplasty", 4), ("kyphoplasty", 3),
+    ("infection_debridement", 2),
+]  # fmt: skip
+ZONES = ["Europe/Paris", "Europe/London", "America/New_York", "America/Los_Angeles",
+         "Australia/Brisbane", "Asia/Tokyo", "Europe/Madrid", "America/Chicago"]  # fmt: skip
+FAMILY_NAMES = ["Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit",
+                "Durand", "Leroy", "Moreau", "Simon", "Laurent", "Lefebvre", "Michel", "Garcia",
+                "David"]  # fmt: skip
+GIVEN_NAMES = ["Alice", "Louis", "Emma", "Jules", "Chloe", "Hugo", "Lea", "Noah", "Lina", "Adam",
+               "Rose", "Leo", "Anna", "Paul", "Ines", "Tom"]  # fmt: skip
+SEGMENTS = ["L2-L3", "L3-L4", "L4-L5", "L5-S1"]
+BATCH = 5000
+
+
+@dataclass
+class Rates:
+    """How often things happen (plausible, invented)."""
+
+    on_time: float = 0.80  # a protocol film done in its window
+    late: float = 0.08  # done after the due day
+    loosening: float = 0.06  # screw lucency above 2 mm on a film
+    non_union: float = 0.10  # no bridging at a year
+    migration: float = 0.03  # spacer moved since the baseline
+    extra_mr: float = 0.25  # an MR outside the protocol
+    event: float = 0.04  # a symptom recorded
+    assessments: float = 0.5  # patients who report outcomes
+
+
+@dataclass
+class Counts:
+    clinics: int = 0
+    patients: int = 0
+    surgeries: int = 0
+    exams: int = 0
+    findings: int = 0
+    checkpoints: int = 0
+    alerts: int = 0
+    events: int = 0
+    assessments: int = 0
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class Generator:
+    seed: int
+    today: date
+    rates: Rates = field(default_factory=Rates)
+    progress: Callable[[str, int, int], None] = lambda label, done, total: None
+
+    def __post_init__(self):
+        self.rng = random.Random(self.seed)
+        self.now = datetime.combine(self.today, time(12, 0), tzinfo=ZoneInfo("UTC"))
+        self.counts = Counts()
+
+    # --- entry point ------------------------------------------------------------------------
+
+    def run(self, patients: int, patients_per_clinic: int = 500) -> Counts:
+        protocols = {p.family: p for p in Protocol.objects.filter(clinic__isnull=True)
+                     .order_by("family", "version").prefetch_related("definitions")}  # fmt: skip
+        clinic_count = max(1, patients // patients_per_clinic)
+        clinics = self._clinics(clinic_count)
+        done = 0
+        while done < patients:
+            size = min(BATCH // 2, patients - done)
+            with transaction.atomic(), _triggers_off():
+                self._patients(clinics, size, done, protocols)
+            done += size
+            self.progress("patients", done, patients)
+        return self.counts
+
+    # --- rows -------------------------------------------------------------------------------
+
+    def _clinics(self, count: int) -> list[Clinic]:
+        existing = Clinic.objects.filter(slug__startswith=f"cohort-{self.seed}-").count()
+        rows = [
+            Clinic(slug=f"cohort-{self.seed}-{n}", name=f"Cohort clinic {n}",
+                   timezone=ZONES[n % len(ZONES)])
+            for n in range(existing, count)
+        ]  # fmt: skip
+        Clinic.objects.bulk_create(rows)
+        self.counts.clinics = count
+        return list(Clinic.objects.filter(slug__startswith=f"cohort-{self.seed}-").order_by("pk"))
+
+    def _patients(self, clinics, size: int, offset: int, protocols) -> None:
+        rng = self.rng
+        patients = [
+            Patient(
+                clinic=clinics[(offset + i) % len(clinics)],
+                mrn=f"C{self.seed}-{offset + i:07d}",
+                family_name=rng.choice(FAMILY_NAMES),
+                given_name=rng.choice(GIVEN_NAMES),
+                birth_date=self.today - timedelta(days=rng.randint(25 * 365, 85 * 365)),
+                sex=rng.choice(["female", "male"]),
+                transitional_variant="L6 lumbarisation" if rng.random() < 0.05 else "",
+            )
+            for i in range(size)
+        ]
+        Patient.objects.bulk_create(patients, batch_size=BATCH)
+        self.counts.patients += size
+
+        surgeries = [s for p in patients for s in self._surgeries_of(p)]
+        Surgery.objects.bulk_create(surgeries, batch_size=BATCH)
+        self.counts.surgeries += len(surgeries)
+
+        plans = [(s, self._plan(s, protocols)) for s in surgeries]
+        exams, findings, satisfied = [], [], {}
+        for surgery, checkpoints in plans:
+            for exam, exam_findings, checkpoint in self._exams_of(surgery, checkpoints):
+                exams.append(exam)
+                findings += [(exam, f) for f in exam_findings]
+                if checkpoint is not None:
+                    satisfied[id(checkpoint)] = exam
+        ImagingExam.objects.bulk_create(exams, batch_size=BATCH)
+        for exam, finding in findings:
+            finding.exam_id = exam.pk
+        Finding.objects.bulk_create([f for _, f in findings], batch_size=BATCH)
+        self.counts.exams += len(exams)
+        self.counts.findings += len(findings)
+
+        checkpoints = []
+        for _, rows in plans:
+            for checkpoint in rows:
+                exam = satisfied.get(id(checkpoint))
+                if exam is not None:
+                    checkpoint.satisfied_by_id = exam.pk
+                    checkpoint.late = exam.performed_at >= checkpoint.due_at
+                elif (
+                    checkpoint.kind != CheckpointKind.MILESTONE
+                    and checkpoint.overdue_at <= self.now
+                ):
+                    checkpoint.overdue_since = checkpoint.overdue_at  # swept already
+                checkpoints.append(checkpoint)
+        Checkpoint.objects.bulk_create(checkpoints, batch_size=BATCH)
+        self.counts.checkpoints += len(checkpoints)
+
+        alerts = [self._overdue_alert(c) for c in checkpoints if c.overdue_since]
+        Alert.objects.bulk_create(alerts, batch_size=BATCH, ignore_conflicts=True)
+        self.counts.alerts += len(alerts)
+        self._events_and_assessments(surgeries)
+
+    def _surgeries_of(self, patient: Patient) -> Iterator[Surgery]:
+        rng = self.rng
+        count = rng.choices([1, 2, 3], weights=[65, 25, 10])[0]
+        for _ in range(count):
+            procedure = rng.choices([p for p, _ in PROCEDURES], [w for _, w in PROCEDURES])[0]
+            family = PROCEDURE_FAMILY[procedure]
+            performed = self.now - timedelta(days=rng.randint(1, 5 * 365), hours=rng.randint(0, 8))
+            fusion = family == ProcedureFamily.FUSION
+            first = rng.randrange(len(SEGMENTS) - 1)
+            yield Surgery(
+                patient=patient,
+                clinic=patient.clinic,
+                performed_at=performed,
+                procedure=procedure,
+                levels=SEGMENTS[first : first + rng.choice([1, 1, 2])]
+                if family != "none"
+                else ["L1"],
+                hardware=["pedicle_screws", "rods", "interbody_cage"] if fusion else [],
+                surgeon=f"Dr {rng.choice(FAMILY_NAMES)}",
+            )
+
+    def _plan(self, surgery: Surgery, protocols) -> list[Checkpoint]:
+        protocol = protocols.get(surgery.family)
+        surgery.protocol = protocol
+        if protocol is None:
+            return []
+        zone = surgery.clinic.zone
+        rows = []
+        for definition in protocol.definitions.all():
+            span: Window = window(definition, surgery.performed_at, zone)
+            rows.append(Checkpoint(
+                clinic_id=surgery.clinic_id, patient_id=surgery.patient_id, surgery=surgery,
+                definition=definition, code=definition.code, label=definition.label,
+                kind=definition.kind, opens_at=span.opens_at, due_at=span.due_at,
+                overdue_at=span.overdue_at, modalities=list(definition.modalities),
+                required=definition.required, overdue_severity=definition.overdue_severity,
+            ))  # fmt: skip
+        return rows
+
+    def _exams_of(self, surgery: Surgery, checkpoints: list[Checkpoint]):
+        """Protocol films on time, late or missed, plus some MRs; findings by rates."""
+        rng, rates = self.rng, self.rates
+        baseline_distance = round(rng.uniform(2.5, 6.0), 1)
+        for checkpoint in checkpoints:
+            if checkpoint.kind != CheckpointKind.EXAM:
+                continue
+            roll = rng.random()
+            if roll < rates.on_time:
+                span = (checkpoint.due_at - checkpoint.opens_at).total_seconds()
+                at = checkpoint.opens_at + timedelta(seconds=rng.uniform(0.1, 0.9) * span)
+            elif roll < rates.on_time + rates.late:
+                at = checkpoint.due_at + timedelta(days=rng.randint(1, 60))
+            else:
+                continue  # missed
+            if at >= self.now:
+                continue  # not done yet
+            modality = (
+                "XR" if checkpoint.code == "baseline_film" else rng.choice(["XR", "XR", "CT"])
+            )
+            exam = self._exam(surgery, at, modality)
+            day = (at - surgery.performed_at).days
+            yield exam, self._film_findings(surgery, day, baseline_distance), checkpoint
+        # Exams outside the protocol: symptoms, other questions, MR for disc surgery.
+        for _ in range(rng.choices([2, 3, 4, 5, 6], weights=[20, 30, 25, 15, 10])[0]):
+            at = surgery.performed_at + timedelta(days=rng.randint(3, 900), hours=rng.randint(0, 9))
+            if at >= self.now:
+                continue
+            modality = rng.choices(["MR", "XR", "CT"], weights=[50, 30, 20])[0]
+            contrast = (
+                "gadolinium" if modality == "MR" and rng.random() < rates.extra_mr else "none"
+            )
+            day = (at - surgery.performed_at).days
+            findings = (
+                self._mr_findings(surgery, day)
+                if modality == "MR"
+                else self._film_findings(surgery, day, baseline_distance)
+            )
+            yield self._exam(surgery, at, modality, contrast), findings, None
+
+    def _mr_findings(self, surgery: Surgery, day: int) -> list[Finding]:
+        rng, level = self.rng, surgery.levels[0]
+        herniation = rng.choices(
+            ["none", "similar_to_preop", "different_from_preop"], weights=[80, 12, 8]
+        )[0]
+        return [
+            Finding(code="disc_herniation", value=herniation, level=level),
+            Finding(code="root_enhancement", value=rng.random() < 0.2, level=level),
+        ]
+
+    def _exam(self, surgery: Surgery, at: datetime, modality: str, contrast="none") -> ImagingExam:
+        number = self.rng.getrandbits(48)
+        return ImagingExam(
+            clinic_id=surgery.clinic_id, patient_id=surgery.patient_id, surgery=surgery,
+            modality=modality, contrast=contrast, performed_at=at,
+            accession_number=f"A{self.seed}-{number:012x}",
+            effective_dose_msv=round(self.rng.uniform(0.1, 1.5), 3) if modality != "MR" else None,
+        )  # fmt: skip
+
+    def _film_findings(self, surgery: Surgery, day: int, baseline_distance: float) -> list[Finding]:
+        if surgery.family != ProcedureFamily.FUSION:
+            return []
+        rng, rates, level = self.rng, self.rates, surgery.levels[0]
+        lucency = round(rng.uniform(2.1, 4.0) if rng.random() < rates.loosening
+                        else rng.uniform(0, 1.5), 1)  # fmt: skip
+        found = [
+            Finding(code="screw_lucency_mm", value=lucency, level=level.split("-")[1], side="left"),
+            Finding(code="spacer_posterior_distance_mm", level=level, value=(
+                round(baseline_distance - rng.uniform(2.5, 4), 1)
+                if day > 200 and rng.random() < rates.migration else baseline_distance
+            )),
+        ]  # fmt: skip
+        if day >= 90:
+            bridged = "none" if rng.random() < rates.non_union else (
+                "partial" if day < 300 else "complete"
+            )  # fmt: skip
+            found.append(Finding(code="bridging", value=bridged, level=level))
+        return found
+
+    def _overdue_alert(self, checkpoint: Checkpoint) -> Alert:
+        checkpoint.clinic = checkpoint.surgery.clinic
+        return Alert(
+            clinic_id=checkpoint.clinic_id, patient_id=checkpoint.patient_id,
+            surgery_id=checkpoint.surgery_id, checkpoint_id=checkpoint.pk,
+            code=AlertCode.CHECKPOINT_OVERDUE, subject=f"checkpoint:{checkpoint.pk}",
+            severity=checkpoint.overdue_severity, message=overdue_message(checkpoint),
+        )  # fmt: skip
+
+    def _events_and_assessments(self, surgeries: list[Surgery]) -> None:
+        rng, rates = self.rng, self.rates
+        events, scores = [], []
+        for surgery in surgeries:
+            if rng.random() < rates.event:
+                at = surgery.performed_at + timedelta(days=rng.randint(1, 400))
+                if at < self.now:
+                    events.append(ClinicalEvent(
+                        clinic_id=surgery.clinic_id, patient_id=surgery.patient_id,
+                        surgery=surgery, occurred_at=at,
+                        code=rng.choice(["new_radicular_pain", "infection_signs",
+                                         "positional_headache", "pain_recurrence"]),
+                    ))  # fmt: skip
+            if rng.random() < rates.assessments:
+                pain = rng.randint(5, 9)
+                for day in (0, 90, 365):
+                    at = surgery.performed_at + timedelta(days=day, hours=2)
+                    if at >= self.now:
+                        break
+                    pain = max(0, min(10, pain - rng.randint(0, 4) + rng.randint(0, 1)))
+                    scores.append(Assessment(
+                        clinic_id=surgery.clinic_id, patient_id=surgery.patient_id,
+                        surgery=surgery, assessed_at=at, nrs_back=pain,
+                        nrs_leg=max(0, pain - 1), odi=min(100, pain * 8),
+                    ))  # fmt: skip
+        ClinicalEvent.objects.bulk_create(events, batch_size=BATCH)
+        Assessment.objects.bulk_create(scores, batch_size=BATCH)
+        self.counts.events += len(events)
+        self.counts.assessments += len(scores)
+
+
+class _triggers_off:
+    """Skip the audit triggers for a synthetic load, when the role is allowed to."""
+
+    def __enter__(self):
+        self.switched = False
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+            if cursor.fetchone()[0]:
+                cursor.execute("SET LOCAL session_replication_role = replica")
+                self.switched = True
+        return self
+
+    def __exit__(self, *exc):
+        return False
