@@ -5,10 +5,9 @@ from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
-from django.utils import timezone
 
 from patients.levels import validate_level
-from patients.models import Clinic, Patient, Surgery
+from patients.models import Clinic, Patient, PatientRecord, Surgery
 
 from .vocabulary import VOCABULARY, FindingCode, ValueType
 
@@ -46,7 +45,9 @@ class Side(models.TextChoices):
 
 
 @pghistory.track()
-class ImagingExam(models.Model):
+class ImagingExam(PatientRecord, models.Model):
+    TIME_FIELD = "performed_at"
+
     # Copied from the patient: the accession number is unique per clinic.
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+", editable=False)
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="exams")
@@ -90,16 +91,6 @@ class ImagingExam(models.Model):
 
     def __str__(self) -> str:
         return f"{self.modality} {self.accession_number} on {self.performed_at:%Y-%m-%d}"
-
-    def save(self, *args, **kwargs):
-        self.clinic_id = self.patient.clinic_id
-        super().save(*args, **kwargs)
-
-    def clean(self) -> None:
-        if self.surgery_id and self.patient_id and self.surgery.patient_id != self.patient_id:
-            raise ValidationError({"surgery": "This surgery is not this patient's."})
-        if self.performed_at and self.performed_at > timezone.now():
-            raise ValidationError({"performed_at": "Must not be in the future."})
 
 
 def _plausible_numbers() -> Q:

@@ -107,9 +107,7 @@ class ApiClient(models.Model):
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
     previous_token_hash = models.CharField(max_length=64, blank=True, editable=False)
     previous_token_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
-    scopes = ArrayField(
-        models.CharField(max_length=10, choices=Scope), default=list, blank=True
-    )
+    scopes = ArrayField(models.CharField(max_length=10, choices=Scope), default=list, blank=True)
     rate_limit_per_minute = models.PositiveIntegerField(
         default=600, help_text="Requests per minute before answering 429."
     )
@@ -417,8 +415,29 @@ class EventSource(models.TextChoices):
     DETECTED = "detected", "Detected from assessments"
 
 
+class PatientRecord:
+    """What an exam, a clinical event and an assessment share: each belongs to a patient
+    (its clinic copied from them) and to one of their surgeries, at a time not in the
+    future. `TIME_FIELD` names that time."""
+
+    TIME_FIELD = ""
+
+    def save(self, *args, **kwargs):
+        self.clinic_id = self.patient.clinic_id
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        if self.surgery_id and self.patient_id and self.surgery.patient_id != self.patient_id:
+            raise ValidationError({"surgery": "This surgery is not this patient's."})
+        when = getattr(self, self.TIME_FIELD)
+        if when and when > timezone.now():
+            raise ValidationError({self.TIME_FIELD: "Must not be in the future."})
+
+
 @pghistory.track()
-class ClinicalEvent(models.Model):
+class ClinicalEvent(PatientRecord, models.Model):
+    TIME_FIELD = "occurred_at"
+
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+", editable=False)
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="clinical_events")
     surgery = models.ForeignKey(
@@ -455,20 +474,12 @@ class ClinicalEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.get_code_display()} on {self.occurred_at:%Y-%m-%d %H:%M}"
 
-    def save(self, *args, **kwargs):
-        self.clinic_id = self.patient.clinic_id
-        super().save(*args, **kwargs)
-
-    def clean(self) -> None:
-        if self.surgery_id and self.patient_id and self.surgery.patient_id != self.patient_id:
-            raise ValidationError({"surgery": "This surgery is not this patient's."})
-        if self.occurred_at and self.occurred_at > timezone.now():
-            raise ValidationError({"occurred_at": "Must not be in the future."})
-
 
 @pghistory.track()
-class Assessment(models.Model):
+class Assessment(PatientRecord, models.Model):
     """Patient-reported outcomes: back and leg pain (NRS 0-10), Oswestry (ODI 0-100)."""
+
+    TIME_FIELD = "assessed_at"
 
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+", editable=False)
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="assessments")
@@ -504,16 +515,6 @@ class Assessment(models.Model):
 
     def __str__(self) -> str:
         return f"NRS back {self.nrs_back}, leg {self.nrs_leg}, ODI {self.odi}"
-
-    def save(self, *args, **kwargs):
-        self.clinic_id = self.patient.clinic_id
-        super().save(*args, **kwargs)
-
-    def clean(self) -> None:
-        if self.surgery_id and self.patient_id and self.surgery.patient_id != self.patient_id:
-            raise ValidationError({"surgery": "This surgery is not this patient's."})
-        if self.assessed_at and self.assessed_at > timezone.now():
-            raise ValidationError({"assessed_at": "Must not be in the future."})
 
 
 class RecordRead(models.Model):
