@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from followup.models import Subscription
 from imaging.models import Finding, ImagingExam
 from patients.models import ApiClient, Clinic, Membership, Patient, Role, Surgery
 
@@ -154,6 +155,8 @@ class Command(BaseCommand):
         user.set_password(password)
         user.save()
         Membership.objects.get_or_create(user=user, clinic=clinic, defaults={"role": Role.MANAGER})
+        # Digests and urgent notices go to the local mail catcher of `make run` (Procfile).
+        Subscription.objects.get_or_create(user=user, clinic=clinic)
         now = timezone.now()
         for row in PATIENTS:
             self._patient(clinic, now, *row)
