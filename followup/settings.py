@@ -82,7 +82,7 @@ DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = _secret_key()
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
-SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+SITE_URL = env_str("SITE_URL", f"http://127.0.0.1:{env_int('PORT', 8000)}").rstrip("/")
 
 INSTALLED_APPS = [
     "followup.admin_config.FollowupAdminConfig",
@@ -175,6 +175,10 @@ if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
 REDIS_URL = env_str("REDIS_URL", EMBEDDED_REDIS_URL)
 if not REDIS_URL.startswith(("redis://", "rediss://")):
     raise ImproperlyConfigured(f"REDIS_URL={REDIS_URL!r} must start with redis:// or rediss://")
+# A Redis that hangs (stopped, partitioned) instead of refusing must not hold a request:
+# kombu waits forever by default, redis-py 5 s. Nothing waits for Redis: a nudge not
+# sent is done by the sweep, a rate limit not checked lets the request through.
+REDIS_SOCKET_TIMEOUT = 2  # seconds
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -255,6 +259,10 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "followup",
+        "OPTIONS": {
+            "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+            "socket_timeout": REDIS_SOCKET_TIMEOUT,
+        },
     }
 }
 
@@ -268,6 +276,12 @@ REST_FRAMEWORK = {
         "followup.api.permissions.HasScope",
     ],
     "DEFAULT_THROTTLE_CLASSES": ["followup.api.throttling.ClientRateThrottle"],
+    # DRF's parsers, refusing what the database cannot store (followup/api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "followup.api.parsers.JSONParser",
+        "followup.api.parsers.FormParser",
+        "followup.api.parsers.MultiPartParser",
+    ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "followup.api.pagination.IdCursorPagination",
     "PAGE_SIZE": 50,
@@ -308,7 +322,11 @@ CELERY_RESULT_EXPIRES = 3600
 CELERY_TASK_TIME_LIMIT = 15 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 14 * 60
 # Above the longest task, so that a slow task is not delivered a second time while it runs.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 60 * 60}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 2 * 60 * 60,
+    "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+    "socket_timeout": REDIS_SOCKET_TIMEOUT,
+}
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
