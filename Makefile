@@ -13,6 +13,9 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # Starts the embedded servers when needed, runs the command, stops them after.
 EMBEDDED := python -m followup.embedded
 
+# The browser the browser tests use (see the rule that installs it, below `lint`).
+CHROMIUM := /usr/bin/chromium
+
 # The first Python >= 3.12: python3 (pyenv's shim honours .python-version), then
 # python3.13 / python3.12 on PATH, then the newest under pyenv's versions/.
 PYENV_VERSIONS := $(or $(PYENV_ROOT),$(HOME)/.pyenv)/versions
@@ -52,7 +55,7 @@ run: venv
 		exec honcho start --port $${PORT:-8000}'
 
 # PYTEST_ARGS is passed on word by word: make test PYTEST_ARGS="-k sweep -x"
-test: lint
+test: lint $(CHROMIUM)
 	$(EMBEDDED) sh -c '\
 		python manage.py check && \
 		python manage.py makemigrations --check --dry-run && \
@@ -60,6 +63,17 @@ test: lint
 
 lint: venv
 	ruff check .
+
+# The browser tests (tests/followup/screens/test_browser.py) drive Debian's Chromium
+# through Playwright (a dev dependency; no `playwright install`). CI and dev machines
+# are Debian and run as root: installed once, when missing.
+$(CHROMIUM):
+	@echo "Installing Chromium for the browser tests (apt-get)"
+	@export DEBIAN_FRONTEND=noninteractive; \
+	{ apt-get update -qq && apt-get install -y -qq chromium; } || { \
+		echo "error: could not install Chromium; the browser tests need $(CHROMIUM)." \
+			"Run as root: apt-get update && apt-get install -y chromium" >&2; \
+		exit 1; }
 
 # Removes the virtualenv only; the database and Redis data under var/ stay.
 clean:

@@ -197,6 +197,9 @@ class CheckpointInline(ClinicScopedMixin, admin.TabularInline):
     can_delete = False
     show_change_link = True
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("satisfied_by")  # shown on each row
+
     def has_add_permission(self, request, obj=None) -> bool:
         return False
 

@@ -36,7 +36,7 @@ class ApiRequestAdmin(ClinicScopedAdmin):
 
     clinic_lookup = "client__clinic"
     list_display = ["at", "client", "method", "endpoint", "status", "duration_ms"]
-    list_select_related = ["client"]
+    list_select_related = ["client__clinic"]  # a client is named with its clinic's slug
     list_filter = ["method", "status"]
     readonly_fields = ["client", "method", "endpoint", "status", "duration_ms", "at"]
 

@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
@@ -64,7 +65,11 @@ class FollowupAdminSite(admin.AdminSite):
 
     @staticmethod
     def _back(request):
-        return HttpResponseRedirect(request.POST.get("next") or reverse("admin:index"))
+        back = request.POST.get("next", "")
+        # Only back to a page of this site: `next` comes from the client.
+        if not url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
+            back = reverse("admin:index")
+        return HttpResponseRedirect(back)
 
     def acknowledge(self, request, pk: int):
         return require_POST(self._acknowledge)(request, pk)
@@ -98,8 +103,8 @@ class FollowupAdminSite(admin.AdminSite):
 
     def dashboard(self, request):
         clinics = Clinic.objects.filter(pk__in=access_for_user(request.user).readable)
-        chosen = request.GET.get("clinic")
-        clinic = clinics.filter(pk=chosen).first() if chosen else clinics.first()
+        chosen = request.GET.get("clinic", "")
+        clinic = clinics.filter(pk=chosen).first() if chosen.isdigit() else clinics.first()
         context = {**self.each_context(request), "title": "Dashboard", "clinics": clinics,
                    "clinic": clinic, **(dashboard(clinic) if clinic else {})}  # fmt: skip
         return TemplateResponse(request, "admin/followup/dashboard.html", context)
@@ -138,7 +143,10 @@ def worklist(user) -> dict:
 def dashboard(clinic: Clinic) -> dict:
     now = timezone.now()
     year_ago = now - timedelta(days=365)
-    past_due = Checkpoint.objects.filter(clinic=clinic, kind=CheckpointKind.EXAM, due_at__lte=now)
+    # Judged once the window and its grace are over: then "missed" means overdue.
+    past_due = Checkpoint.objects.filter(
+        clinic=clinic, kind=CheckpointKind.EXAM, overdue_at__lte=now
+    )
     completion = list(
         past_due.values("code")
         .annotate(

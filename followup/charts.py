@@ -28,8 +28,8 @@ def stacked_bars(title: str, rows: list[tuple[str, list[int]]], series: list[tup
             w = round(value * scale, 1)
             parts.append(
                 f'<rect x="{x}" y="{y}" width="{w}" height="{bar_height}" fill="{colour}" '
-                f'stroke="#333" class="bar series-{escape(name)}"><title>{escape(label)}: '
-                f"{value} {escape(name)}</title></rect>"
+                f'stroke="#333" class="bar series-{escape(name.replace(" ", "-"))}">'
+                f"<title>{escape(label)}: {value} {escape(name)}</title></rect>"
             )
             if w > 18:
                 parts.append(f'<text x="{x + 3}" y="{y + 13}" fill="#000">{value}</text>')

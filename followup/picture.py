@@ -69,7 +69,8 @@ def render(surgery: Entry, entries: list[Entry], now: datetime, variant: str = "
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{WIDTH}" height="{height}" '
         f'viewBox="0 0 {WIDTH} {height}" font-family="sans-serif" font-size="11" '
-        f'aria-labelledby="t{surgery.id} d{surgery.id}" class="followup-picture">',
+        f'aria-labelledby="t{surgery.id} d{surgery.id}" class="followup-picture" '
+        f'style="max-width: 100%; height: auto">',  # scales down to a narrower page
         f'<title id="t{surgery.id}">{escape(_title(surgery))}</title>',
         f'<desc id="d{surgery.id}">{escape(_description(mine, now, variant))}</desc>',
         f'<rect x="0" y="0" width="{WIDTH}" height="{height}" fill="#ffffff"/>',

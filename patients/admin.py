@@ -40,6 +40,17 @@ def pictures(patient: Patient, only: int | None = None) -> str:
     return mark_safe("".join(f"<div class='picture'>{svg}</div>" for svg in svgs) or "-")
 
 
+class SharedChoices:
+    """For inlines: the rows share their surgery select's choices, read once for the page
+    rather than once per row (the field still validates against its scoped queryset)."""
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        field = formset.form.base_fields["surgery"]
+        field.choices = list(field.choices)
+        return formset
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
@@ -156,11 +167,14 @@ class ExamInline(ClinicScopedMixin, admin.TabularInline):
     show_change_link = True
     can_delete = False
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("surgery")  # shown on each row
+
     def has_add_permission(self, request, obj=None) -> bool:
         return False  # exams are added on their own page, with their findings
 
 
-class ClinicalEventInline(ClinicScopedMixin, admin.TabularInline):
+class ClinicalEventInline(SharedChoices, ClinicScopedMixin, admin.TabularInline):
     model = ClinicalEvent
     fk_name = "patient"
     fields = ["occurred_at", "code", "surgery", "source", "notes"]
@@ -169,7 +183,7 @@ class ClinicalEventInline(ClinicScopedMixin, admin.TabularInline):
     show_change_link = True
 
 
-class AssessmentInline(ClinicScopedMixin, admin.TabularInline):
+class AssessmentInline(SharedChoices, ClinicScopedMixin, admin.TabularInline):
     model = Assessment
     fields = ["assessed_at", "nrs_back", "nrs_leg", "odi", "surgery"]
     extra = 0
