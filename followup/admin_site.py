@@ -104,7 +104,7 @@ class FollowupAdminSite(admin.AdminSite):
     def dashboard(self, request):
         clinics = Clinic.objects.filter(pk__in=access_for_user(request.user).readable)
         chosen = request.GET.get("clinic", "")
-        clinic = clinics.filter(pk=chosen).first() if chosen.isdigit() else clinics.first()
+        clinic = clinics.filter(pk=chosen).first() if chosen.isdecimal() else clinics.first()
         context = {**self.each_context(request), "title": "Dashboard", "clinics": clinics,
                    "clinic": clinic, **(dashboard(clinic) if clinic else {})}  # fmt: skip
         return TemplateResponse(request, "admin/followup/dashboard.html", context)

@@ -162,7 +162,20 @@ def _claim(now: datetime) -> list[Email]:
         )
     for row in rows:
         row.attempts += 1
+        row.claimed_at = now
     return rows
+
+
+def _renew_claim(row: Email) -> bool:
+    """Claim the row again right before sending it. A batch slower than CLAIM_TIMEOUT (a
+    sluggish SMTP server) sees its last rows revived by the next run, as a dead worker's
+    would be: whichever run renews the claim first sends the row, the other leaves it."""
+    fresh = timezone.now()
+    renewed = Email.objects.filter(
+        pk=row.pk, status=EmailStatus.SENDING, claimed_at=row.claimed_at
+    ).update(claimed_at=fresh)
+    row.claimed_at = fresh
+    return renewed == 1
 
 
 def _send_batch(rows: list[Email], now: datetime) -> int:
@@ -182,6 +195,8 @@ def _send_batch(rows: list[Email], now: datetime) -> int:
             # Queued while ignored, held back (SMTP down), then acknowledged: not escalated.
             _mark(row, status=EmailStatus.SKIPPED, last_error="Acknowledged before it was sent.")
             continue
+        if not _renew_claim(row):
+            continue  # revived by another run meanwhile: that run sends it
         try:
             if row.kind == EmailKind.DIGEST:
                 if clinic.pk not in collected:
@@ -239,7 +254,9 @@ def _render_alert(row: Email, alert: Alert, clinic: Clinic) -> tuple[str, str, s
     prefix = "ESCALATION" if row.kind == EmailKind.ESCALATION else "URGENT"
     subject = f"[{clinic.slug}] {prefix}: {alert.get_code_display()} ({alert.patient.reference})"
     return (
-        subject,
+        # On one line: an MRN with a line break would make every attempt fail (a header
+        # cannot hold one), and the notice would never go.
+        " ".join(subject.split()),
         render_to_string("followup/email/urgent.txt", context),
         render_to_string("followup/email/urgent.html", context),
     )

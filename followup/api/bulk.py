@@ -24,7 +24,9 @@ MAX_RECORDS = 1000
 
 
 def _ids(records: list, name: str) -> set[int]:
-    return {int(r[name]) for r in records if isinstance(r, dict) and str(r.get(name, "")).isdigit()}
+    # isdecimal(), not isdigit(): "²" is a digit that int() refuses.
+    ids = (str(r.get(name, "")) for r in records if isinstance(r, dict))
+    return {int(value) for value in ids if value.isdecimal()}
 
 
 @dataclass
@@ -57,6 +59,12 @@ class BulkLookup:
         rows = self._by_patient.get(patient.pk, [])
         index = bisect_right(self._times.get(patient.pk, []), when)
         return rows[index - 1] if index else None
+
+
+def _checked(serializer: serializers.BaseSerializer, validated: dict):
+    """The serializer as `is_valid()` leaves it, from a validation already run."""
+    serializer._validated_data, serializer._errors = validated, {}
+    return serializer
 
 
 BULK_ANSWER = inline_serializer(
@@ -117,16 +125,23 @@ class BulkMixin:
         lookup = self.bulk_lookup(request, records)
         context = {**self.get_serializer_context(), "bulk": lookup}
         serializer_class = self.get_serializer_class()
+        # One serializer checks every record, as a ListSerializer's child does: DRF builds
+        # a serializer's fields on first use, and building them for each record was most
+        # of a bulk request's time.
+        checker = serializer_class(context=context)
         valid, errors, seen = [], [], {}
         for index, record in enumerate(records):
             if not isinstance(record, dict):
                 errors.append({"index": index, "errors": {"non_field_errors": ["Not an object."]}})
                 continue
-            serializer = serializer_class(self.bulk_existing(record, lookup), data=record,
-                                          context=context)  # fmt: skip
-            if not serializer.is_valid():
-                errors.append({"index": index, "errors": serializer.errors})
+            checker.instance = self.bulk_existing(record, lookup)
+            try:
+                validated = checker.run_validation(record)
+            except serializers.ValidationError as error:
+                errors.append({"index": index, "errors": error.detail})
                 continue
+            serializer = _checked(serializer_class(checker.instance, data=record, context=context),
+                                  validated)  # fmt: skip
             if (key := self.bulk_key(serializer)) is not None:
                 if key in seen:
                     errors.append({"index": index, "errors": {

@@ -1,5 +1,8 @@
-"""One error shape: 400 bodies name each bad field; races on a unique key are 409."""
+"""One error shape: 400 bodies name each bad field; races on a unique key are 409; a
+body over DATA_UPLOAD_MAX_MEMORY_SIZE is a 413 (Django alone would answer an HTML 400)."""
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.db import IntegrityError
 from rest_framework import status
 from rest_framework.response import Response
@@ -14,4 +17,11 @@ def exception_handler(exc, context):
             {"detail": "This conflicts with a record saved at the same time; retry the request."},
             status=status.HTTP_409_CONFLICT,
         )
+    if isinstance(exc, RequestDataTooBig):
+        return Response(
+            {"detail": f"The request body is over {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."},
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
+    if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
+        return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
     return drf_exception_handler(exc, context)

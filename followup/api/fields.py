@@ -1,7 +1,7 @@
 """Fields shared by the API's serializers."""
 
 import re
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 from django.utils import timezone
 from rest_framework import serializers
@@ -11,6 +11,7 @@ from patients.models import Patient, Surgery
 from .scoping import writable_clinic_ids
 
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_MARGIN = timedelta(days=1)  # more than any UTC offset
 
 
 class ClinicDateTimeField(serializers.DateTimeField):
@@ -23,16 +24,27 @@ class ClinicDateTimeField(serializers.DateTimeField):
     def to_internal_value(self, value):
         if isinstance(value, str) and _DATE_ONLY.match(value.strip()):
             try:
-                return datetime.combine(date.fromisoformat(value.strip()), time.min)
+                day = date.fromisoformat(value.strip())
             except ValueError:
                 self.fail("invalid", format="YYYY-MM-DD or YYYY-MM-DDThh:mm[:ss]+hh:mm")
+            return self._placeable(datetime.combine(day, time.min))
         if isinstance(value, str):
             try:
                 parsed = datetime.fromisoformat(value.strip())
             except ValueError:
                 self.fail("invalid", format="YYYY-MM-DD or YYYY-MM-DDThh:mm[:ss]+hh:mm")
-            return parsed
+            if timezone.is_naive(parsed):
+                return self._placeable(parsed)
+            # In UTC: PostgreSQL refuses offsets beyond 15:59 that Python accepts (+23:59),
+            # and a time that is out of range in UTC (year 1 at +14:00) is named here.
+            return self.enforce_timezone(parsed)
         return super().to_internal_value(value)
+
+    def _placeable(self, naive: datetime) -> datetime:
+        """A naive time that any clinic's zone can place without leaving the range."""
+        if not datetime.min + _MARGIN <= naive <= datetime.max - _MARGIN:
+            self.fail("overflow")
+        return naive
 
 
 def in_clinic_zone(value: datetime, patient: Patient) -> datetime:
@@ -62,7 +74,7 @@ class WritablePatientField(serializers.PrimaryKeyRelatedField):
         if (bulk := self.context.get("bulk")) is None:
             return super().to_internal_value(data)
         # A bulk request read every patient it names at once (followup/api/bulk.py).
-        pk = data if isinstance(data, int) else (int(data) if str(data).isdigit() else None)
+        pk = data if isinstance(data, int) else (int(data) if str(data).isdecimal() else None)
         if pk is None or pk not in bulk.patients:
             self.fail("does_not_exist", pk_value=data)
         return bulk.patients[pk]
@@ -80,7 +92,7 @@ class WritableSurgeryField(serializers.PrimaryKeyRelatedField):
     def to_internal_value(self, data):
         if (bulk := self.context.get("bulk")) is None:
             return super().to_internal_value(data)
-        pk = data if isinstance(data, int) else (int(data) if str(data).isdigit() else None)
+        pk = data if isinstance(data, int) else (int(data) if str(data).isdecimal() else None)
         if pk is None or pk not in bulk.surgeries:
             self.fail("does_not_exist", pk_value=data)
         return bulk.surgeries[pk]

@@ -1,10 +1,29 @@
+from datetime import UTC
+
 import django_filters
+from django import forms
 from django.utils import timezone
+from django_filters.fields import IsoDateTimeField
 
 from ..alerts_lifecycle import status_filter as alert_status_filter
 from ..models import Alert, AlertStatus, Checkpoint, CheckpointKind, CheckpointStatus, Severity
 from ..models.alerts import AlertCode
 from ..models.checkpoints import status_filter
+
+
+class UtcIsoDateTimeField(IsoDateTimeField):
+    """In UTC: PostgreSQL refuses offsets beyond 15:59 that Python accepts (-17:06)."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        try:
+            return value.astimezone(UTC) if value is not None else None
+        except OverflowError:
+            raise forms.ValidationError("Datetime value out of range.", "overflow") from None
+
+
+class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
 
 
 class CheckpointFilter(django_filters.FilterSet):
@@ -13,8 +32,8 @@ class CheckpointFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=CheckpointStatus.choices, method="filter_status")
     kind = django_filters.ChoiceFilter(choices=CheckpointKind.choices)
     code = django_filters.CharFilter()
-    due_before = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="lt")
-    due_after = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="gte")
+    due_before = IsoDateTimeFilter(field_name="due_at", lookup_expr="lt")
+    due_after = IsoDateTimeFilter(field_name="due_at", lookup_expr="gte")
 
     class Meta:
         model = Checkpoint

@@ -113,8 +113,16 @@ class SnoozeSerializer(serializers.Serializer):
         return value
 
 
+class ReadableClinicField(serializers.SlugRelatedField):
+    """A clinic the caller works for; another clinic's slug 'does not exist' either, word
+    for word (a message of its own would tell that the slug exists)."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(pk__in=readable_clinic_ids(self.context["request"]))
+
+
 class SubscriptionSerializer(serializers.ModelSerializer):
-    clinic = serializers.SlugRelatedField(slug_field="slug", queryset=Clinic.objects.all())
+    clinic = ReadableClinicField(slug_field="slug", queryset=Clinic.objects.all())
 
     class Meta:
         model = Subscription
@@ -122,8 +130,6 @@ class SubscriptionSerializer(serializers.ModelSerializer):
         validators = []
 
     def validate_clinic(self, clinic):
-        if clinic.pk not in readable_clinic_ids(self.context["request"]):
-            raise serializers.ValidationError(f"Unknown clinic '{clinic.slug}'.")
         if self.instance is not None and clinic != self.instance.clinic:
             raise serializers.ValidationError("A subscription cannot move to another clinic.")
         return clinic

@@ -1,10 +1,10 @@
 """application/fhir+json in and out, and every error as an OperationOutcome."""
 
 from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 
 from followup.api.errors import exception_handler as api_exception_handler
+from followup.api.parsers import JSONParser
 
 from .bundles import outcome_for_error
 

@@ -27,6 +27,8 @@ class SearchPagination(CursorPagination):
 
 
 def check_params(params, allowed: set[str]) -> None:
+    if any("\x00" in text for key, values in params.lists() for text in (key, *values)):
+        raise ParseError("A search parameter holds a NUL character.")
     if unknown := sorted(set(params) - COMMON - allowed):
         known = ", ".join(sorted(allowed | COMMON))
         raise ParseError(f"Unknown search parameter {', '.join(unknown)} (known: {known}).")

@@ -54,7 +54,7 @@ class ResourceViewSet(FhirMixin, ClinicScopedViewSet):
         return Response(searchset(request, resources_, self.paginator.get_next_link()))
 
     def retrieve(self, request, pk: str):
-        row = self.get_queryset().filter(pk=int(pk)).first() if pk.isdigit() else None
+        row = self.get_queryset().filter(pk=int(pk)).first() if pk.isdecimal() else None
         if row is None:
             raise _not_found(self.resource_type, pk)
         return Response(self.to_fhir(row))

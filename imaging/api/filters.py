@@ -1,5 +1,7 @@
 import django_filters
 
+from followup.api.filters import IsoDateTimeFilter
+
 from ..models import ImagingExam
 
 
@@ -9,8 +11,8 @@ class ExamFilter(django_filters.FilterSet):
     modality = django_filters.CharFilter()
     accession_number = django_filters.CharFilter()
     study_instance_uid = django_filters.CharFilter()
-    performed_after = django_filters.IsoDateTimeFilter(field_name="performed_at", lookup_expr="gte")
-    performed_before = django_filters.IsoDateTimeFilter(field_name="performed_at", lookup_expr="lt")
+    performed_after = IsoDateTimeFilter(field_name="performed_at", lookup_expr="gte")
+    performed_before = IsoDateTimeFilter(field_name="performed_at", lookup_expr="lt")
 
     class Meta:
         model = ImagingExam

@@ -38,8 +38,10 @@ class ExamViewSet(BulkMixin, ReadWriteViewSet):
         accession, uid, patient = (
             data.get("accession_number"), data.get("study_instance_uid"), data.get("patient")
         )  # fmt: skip
-        if not str(patient).isdigit():
+        if not str(patient).isdecimal():
             return None
+        # Only strings can be keys (a list would not even hash in the bulk lookup).
+        accession, uid = (v if isinstance(v, str) else None for v in (accession, uid))
         if lookup is not None:
             exams = lookup.extra["exams"]
             return exams.get(("acc", int(patient), accession)) or exams.get(
@@ -62,10 +64,11 @@ class ExamViewSet(BulkMixin, ReadWriteViewSet):
 
     def bulk_lookup(self, request, records):
         lookup = super().bulk_lookup(request, records)
-        accessions = {r.get("accession_number") for r in records if isinstance(r, dict)}
-        uids = {r.get("study_instance_uid") for r in records if isinstance(r, dict)} - {"", None}
+        dicts = [r for r in records if isinstance(r, dict)]
+        accessions = {a for r in dicts if isinstance(a := r.get("accession_number"), str)}
+        uids = {u for r in dicts if isinstance(u := r.get("study_instance_uid"), str)} - {""}
         exams = ImagingExam.objects.filter(
-            Q(accession_number__in=accessions - {None}) | Q(study_instance_uid__in=uids),
+            Q(accession_number__in=accessions) | Q(study_instance_uid__in=uids),
             clinic_id__in=writable_clinic_ids(request),
         ).select_related("patient")
         lookup.extra["exams"] = {}

@@ -35,9 +35,13 @@ class PatientViewSet(BulkMixin, ReadWriteViewSet):
         if isinstance(data.get("clinic"), str):
             clinics = clinics.filter(slug=data["clinic"])
         keys = Q(mrn=data["mrn"]) if isinstance(data.get("mrn"), str) and data["mrn"] else Q()
-        for item in data.get("external_ids") or []:
-            if isinstance(item, dict) and item.get("system") and item.get("value"):
-                keys |= Q(external_ids__system=item["system"], external_ids__value=item["value"])
+        identifiers = data.get("external_ids")
+        for item in identifiers if isinstance(identifiers, list) else []:
+            if not isinstance(item, dict):
+                continue
+            system, value = item.get("system"), item.get("value")
+            if isinstance(system, str) and isinstance(value, str) and system and value:
+                keys |= Q(external_ids__system=system, external_ids__value=value)
         if not keys:
             return None
         found = list(
