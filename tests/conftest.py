@@ -87,3 +87,10 @@ def celery_worker_process(django_db_setup, django_db_blocker):
         worker.start()
     yield worker
     worker.stop()
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Argon2 takes a third of a second per password, by design; tests make many users.
+    (tests/hardening checks that the settings put Argon2 first.)"""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

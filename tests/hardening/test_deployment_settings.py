@@ -51,7 +51,11 @@ def test_pages_carry_a_content_security_policy_and_no_cdn(client):
 
 
 @pytest.mark.django_db
-def test_passwords_are_hashed_with_argon2():
+def test_passwords_are_hashed_with_argon2(settings):
+    from followup import settings as production
+
+    assert production.PASSWORD_HASHERS[0].endswith("Argon2PasswordHasher")
+    settings.PASSWORD_HASHERS = production.PASSWORD_HASHERS  # undo the tests' fast hasher
     user = get_user_model().objects.create_user("someone", password="a-long-password-123")
     assert user.password.startswith("argon2")
 
