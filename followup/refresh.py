@@ -36,9 +36,16 @@ def mark_stale(surgery_ids: Iterable[int | None]) -> None:
 
 
 def nudge(task, *args) -> None:
-    """Send a task; if the broker is unreachable, log it: the sweep will catch up."""
+    """Send a task; if the broker is unreachable, log it: the sweep will catch up.
+
+    Nobody waits for a nudge's result: without `ignore_result`, Celery first subscribes
+    to the result on Redis, and retries that for some 20 s inside the request when
+    Redis is down.
+    """
     try:
-        task.apply_async(args=args, retry=True, retry_policy={"max_retries": 1})
+        task.apply_async(
+            args=args, ignore_result=True, retry=True, retry_policy={"max_retries": 1}
+        )
     except Exception:
         log.warning("Could not queue %s%s; the sweep will do it.", task.name, args, exc_info=True)
 
