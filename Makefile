@@ -54,12 +54,17 @@ run: venv
 		python manage.py seed_demo && \
 		exec honcho start --port $${PORT:-8000}'
 
-# PYTEST_ARGS is passed on word by word: make test PYTEST_ARGS="-k sweep -x"
+# PYTEST_ARGS is passed on word by word: make test PYTEST_ARGS="-k sweep -x".
+# Without it, the fault drills (tests/drills) run in a pytest of their own after the
+# rest: they kill and replace Redis and Celery's connections, which must not leak
+# into the other tests.
 test: lint $(CHROMIUM)
 	$(EMBEDDED) sh -c '\
 		python manage.py check && \
 		python manage.py makemigrations --check --dry-run && \
-		exec pytest "$$@"' pytest $(PYTEST_ARGS)
+		if [ $$# -gt 0 ]; then exec pytest "$$@"; fi && \
+		pytest --ignore=tests/drills && \
+		exec pytest tests/drills' pytest $(PYTEST_ARGS)
 
 lint: venv
 	ruff check .
