@@ -59,40 +59,40 @@ def not_in_future(value: datetime | date) -> None:
         raise serializers.ValidationError("Must not be in the future.")
 
 
-class WritablePatientField(serializers.PrimaryKeyRelatedField):
-    """A patient of a clinic the caller may write to; anything else 'does not exist'."""
+class WritableRowField(serializers.PrimaryKeyRelatedField):
+    """A row of a clinic the caller may write to; anything else 'does not exist'.
+
+    In a bulk request the rows were read at once (followup/api/bulk.py): `bulk_rows`
+    names the BulkLookup attribute that holds them.
+    """
+
+    bulk_rows = ""
+
+    def get_queryset(self):
+        request = self.context["request"]
+        return super().get_queryset().filter(clinic_id__in=writable_clinic_ids(request))
+
+    def to_internal_value(self, data):
+        if (bulk := self.context.get("bulk")) is None:
+            return super().to_internal_value(data)
+        rows = getattr(bulk, self.bulk_rows)
+        pk = data if isinstance(data, int) else (int(data) if str(data).isdecimal() else None)
+        if pk is None or pk not in rows:
+            self.fail("does_not_exist", pk_value=data)
+        return rows[pk]
+
+
+class WritablePatientField(WritableRowField):
+    bulk_rows = "patients"
 
     def __init__(self, **kwargs):
         kwargs.setdefault("queryset", Patient.objects.select_related("clinic"))
         super().__init__(**kwargs)
 
-    def get_queryset(self):
-        request = self.context["request"]
-        return super().get_queryset().filter(clinic_id__in=writable_clinic_ids(request))
 
-    def to_internal_value(self, data):
-        if (bulk := self.context.get("bulk")) is None:
-            return super().to_internal_value(data)
-        # A bulk request read every patient it names at once (followup/api/bulk.py).
-        pk = data if isinstance(data, int) else (int(data) if str(data).isdecimal() else None)
-        if pk is None or pk not in bulk.patients:
-            self.fail("does_not_exist", pk_value=data)
-        return bulk.patients[pk]
+class WritableSurgeryField(WritableRowField):
+    bulk_rows = "surgeries"
 
-
-class WritableSurgeryField(serializers.PrimaryKeyRelatedField):
     def __init__(self, **kwargs):
         kwargs.setdefault("queryset", Surgery.objects.all())
         super().__init__(**kwargs)
-
-    def get_queryset(self):
-        request = self.context["request"]
-        return super().get_queryset().filter(clinic_id__in=writable_clinic_ids(request))
-
-    def to_internal_value(self, data):
-        if (bulk := self.context.get("bulk")) is None:
-            return super().to_internal_value(data)
-        pk = data if isinstance(data, int) else (int(data) if str(data).isdecimal() else None)
-        if pk is None or pk not in bulk.surgeries:
-            self.fail("does_not_exist", pk_value=data)
-        return bulk.surgeries[pk]
