@@ -140,10 +140,10 @@ class Generator:
         self.counts.patients += size
 
         surgeries = [s for p in patients for s in self._surgeries_of(p)]
+        plans = [(s, self._plan(s, protocols)) for s in surgeries]  # sets each one's protocol
         Surgery.objects.bulk_create(surgeries, batch_size=BATCH)
         self.counts.surgeries += len(surgeries)
 
-        plans = [(s, self._plan(s, protocols)) for s in surgeries]
         exams, findings, satisfied = [], [], {}
         for surgery, checkpoints in plans:
             for exam, exam_findings, checkpoint in self._exams_of(surgery, checkpoints):

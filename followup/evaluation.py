@@ -7,16 +7,19 @@ causes are updated, vanished ones resolve themselves with a note, and a cause th
 staff resolved is not raised again from the same exam.
 """
 
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
 
-from imaging.models import ImagingExam
+from imaging.models import Finding, ImagingExam
 from patients.models import Surgery
 
 from . import rules
 from .alerts_lifecycle import ACTIVE, auto_resolve
-from .models import Alert, AlertStatus, Thresholds
+from .models import Alert, AlertStatus, Checkpoint, Thresholds
 from .models.alerts import FINDING_CODES
 from .schedule import day_of
 
@@ -27,7 +30,12 @@ def limits_of(thresholds: Thresholds) -> rules.Limits:
     return rules.Limits(**{f: getattr(thresholds, f) for f in rules.Limits.__dataclass_fields__})
 
 
-def exam_facts(exam: ImagingExam, surgery: Surgery) -> rules.ExamFacts:
+def current_limits(surgeries: Sequence[Surgery]) -> dict[int, Thresholds]:
+    """The thresholds in force in each of these surgeries' clinics."""
+    return {c: Thresholds.objects.current(c) for c in {s.clinic_id for s in surgeries}}
+
+
+def exam_facts(exam: ImagingExam, surgery: Surgery, findings: Sequence[Finding]) -> rules.ExamFacts:
     return rules.ExamFacts(
         id=exam.pk,
         modality=exam.modality,
@@ -35,7 +43,7 @@ def exam_facts(exam: ImagingExam, surgery: Surgery) -> rules.ExamFacts:
         day=day_of(surgery, exam.performed_at),
         contrast=exam.contrast,
         dose_msv=exam.effective_dose_msv,
-        findings=tuple(rules.Fact(f.code, f.value, f.level, f.side) for f in exam.findings.all()),
+        findings=tuple(rules.Fact(f.code, f.value, f.level, f.side) for f in findings),
     )
 
 
@@ -47,51 +55,70 @@ def baseline_of(exams: list[rules.ExamFacts], satisfied_by: int | None) -> rules
     return next((exam for exam in exams if exam.modality in rules.FILMS and exam.day >= 0), None)
 
 
-def contexts(surgery: Surgery) -> list[rules.Context]:
+@dataclass
+class _Facts:
+    """What the rules of a set of surgeries read, in a fixed number of queries."""
+
+    exams: dict[int, list[ImagingExam]]  # by surgery, in time order
+    findings: dict[int, list[Finding]]  # by exam
+    baselines: dict[int, int | None]  # surgery -> the exam that satisfied `baseline_film`
+    doses: dict[int, tuple]  # patient -> (performed_at, dose) of every exam with a dose
+
+    @classmethod
+    def read(cls, surgeries: Sequence[Surgery]) -> "_Facts":
+        exams, findings, doses = defaultdict(list), defaultdict(list), defaultdict(list)
+        in_time_order = ImagingExam.objects.order_by("performed_at", "pk")
+        for exam in in_time_order.filter(surgery__in=surgeries):
+            exams[exam.surgery_id].append(exam)
+        for finding in Finding.objects.filter(exam__surgery__in=surgeries).order_by("pk"):
+            findings[finding.exam_id].append(finding)
+        baselines = dict(
+            Checkpoint.objects.filter(surgery__in=surgeries, code="baseline_film").values_list(
+                "surgery_id", "satisfied_by_id"
+            )
+        )
+        for patient, *dose in ImagingExam.objects.filter(
+            patient_id__in={s.patient_id for s in surgeries}, effective_dose_msv__isnull=False
+        ).values_list("patient_id", "performed_at", "effective_dose_msv"):
+            doses[patient].append(tuple(dose))
+        return cls(exams, findings, baselines, {p: tuple(d) for p, d in doses.items()})
+
+
+def contexts(surgery: Surgery, facts: _Facts, limits: rules.Limits) -> list[rules.Context]:
     exams = [
-        exam_facts(exam, surgery)
-        for exam in ImagingExam.objects.filter(surgery=surgery)
-        .prefetch_related("findings")
-        .order_by("performed_at", "pk")
+        exam_facts(exam, surgery, facts.findings.get(exam.pk, ()))
+        for exam in facts.exams.get(surgery.pk, ())
     ]
-    baseline_exam = (
-        surgery.checkpoints.filter(code="baseline_film")
-        .values_list("satisfied_by_id", flat=True)
-        .first()
-    )
-    doses = tuple(
-        ImagingExam.objects.filter(
-            patient_id=surgery.patient_id, effective_dose_msv__isnull=False
-        ).values_list("performed_at", "effective_dose_msv")
-    )
-    facts = rules.SurgeryFacts(
+    baseline_exam = facts.baselines.get(surgery.pk)
+    surgery_facts = rules.SurgeryFacts(
         id=surgery.pk,
         procedure=surgery.procedure,
         family=surgery.family,
         levels=tuple(surgery.levels),
         hardware=tuple(surgery.hardware),
     )
-    limits = limits_of(Thresholds.objects.current(surgery.clinic_id))
     baseline = baseline_of(exams, baseline_exam)
     return [
         rules.Context(
-            surgery=facts,
+            surgery=surgery_facts,
             exam=exam,
             earlier=tuple(exams[:index]),
             later=tuple(exams[index + 1 :]),
             baseline=baseline,
             baseline_checkpoint_exam=baseline_exam,
             limits=limits,
-            patient_doses=doses,
+            patient_doses=facts.doses.get(surgery.patient_id, ()),
         )
         for index, exam in enumerate(exams)
     ]
 
 
-def wanted_alerts(surgery: Surgery) -> dict[tuple[str, str], tuple[rules.Raised, int]]:
+def wanted_alerts(
+    surgery: Surgery, facts: _Facts, limits: rules.Limits
+) -> dict[tuple[str, str], tuple[rules.Raised, int]]:
     """(code, subject) -> what the latest exam showing that cause says about it."""
     wanted = {}
-    for context in contexts(surgery):
+    for context in contexts(surgery, facts, limits):
         for raised in rules.run_all(context):
             wanted[(raised.code, raised.subject)] = (raised, context.exam.id)
     return wanted
@@ -99,30 +126,41 @@ def wanted_alerts(surgery: Surgery) -> dict[tuple[str, str], tuple[rules.Raised,
 
 @transaction.atomic
 def evaluate(surgery: Surgery, now: datetime) -> None:
-    wanted = wanted_alerts(surgery)
-    mine = Alert.objects.filter(surgery=surgery, code__in=FINDING_CODES)
-    active = {(a.code, a.subject): a for a in mine.filter(ACTIVE)}
+    evaluate_many([surgery], now, current_limits([surgery]))
+
+
+@transaction.atomic
+def evaluate_many(
+    surgeries: Sequence[Surgery], now: datetime, thresholds: dict[int, Thresholds]
+) -> None:
+    """`evaluate` for many surgeries in a fixed number of queries."""
+    facts = _Facts.read(surgeries)
+    mine = Alert.objects.filter(surgery__in=surgeries, code__in=FINDING_CODES)
+    active = defaultdict(dict)
+    for alert in mine.filter(ACTIVE):
+        active[alert.surgery_id][(alert.code, alert.subject)] = alert
     # A cause staff closed is not raised again from the same exam.
     closed_by_staff = set(
         mine.filter(status=AlertStatus.RESOLVED, auto_resolved=False).values_list(
-            "code", "subject", "exam_id"
+            "surgery_id", "code", "subject", "exam_id"
         )
     )
 
-    gone = [alert.pk for key, alert in active.items() if key not in wanted]
+    gone, to_create, to_update = [], [], []
+    for surgery in surgeries:
+        wanted = wanted_alerts(surgery, facts, limits_of(thresholds[surgery.clinic_id]))
+        gone += [alert.pk for key, alert in active[surgery.pk].items() if key not in wanted]
+        for key, (raised, exam_id) in wanted.items():
+            alert = active[surgery.pk].get(key)
+            says = (raised.severity, raised.message, exam_id)
+            if alert is None:
+                if (surgery.pk, *key, exam_id) not in closed_by_staff:
+                    to_create.append(_new_alert(surgery, raised, exam_id))
+            elif (alert.severity, alert.message, alert.exam_id) != says:
+                alert.severity, alert.message, alert.exam_id = says
+                alert.updated_at = now
+                to_update.append(alert)
     auto_resolve(Alert.objects.filter(pk__in=gone), now, CAUSE_GONE)
-
-    to_create, to_update = [], []
-    for key, (raised, exam_id) in wanted.items():
-        alert = active.get(key)
-        if alert is None:
-            if (*key, exam_id) not in closed_by_staff:
-                to_create.append(_new_alert(surgery, raised, exam_id))
-        elif (alert.severity, alert.message, alert.exam_id) != (raised.severity, raised.message,
-                                                               exam_id):  # fmt: skip
-            alert.severity, alert.message, alert.exam_id = raised.severity, raised.message, exam_id
-            alert.updated_at = now
-            to_update.append(alert)
     Alert.objects.bulk_update(to_update, ["severity", "message", "exam", "updated_at"])
     # A concurrent evaluation of the same cause is a no-op, thanks to the unique index.
     Alert.objects.bulk_create(to_create, ignore_conflicts=True)

@@ -9,7 +9,8 @@ result never depends on the order in which exams arrived, and running it twice
 changes nothing.
 """
 
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -69,26 +70,41 @@ def assign_workups(workups: Iterable[Checkpoint], exams: Iterable[ImagingExam]) 
 
 @transaction.atomic
 def rematch(surgery: Surgery, now: datetime) -> None:
-    checkpoints = list(
-        surgery.checkpoints.filter(kind__in=[CheckpointKind.EXAM, CheckpointKind.WORKUP])
-    )
-    exams = list(ImagingExam.objects.filter(surgery=surgery).only("id", "performed_at", "modality"))
-    matches = assign([c for c in checkpoints if c.kind == CheckpointKind.EXAM], exams)
-    matches |= assign_workups([c for c in checkpoints if c.kind == CheckpointKind.WORKUP], exams)
+    rematch_many([surgery], now)
+
+
+@transaction.atomic
+def rematch_many(surgeries: Sequence[Surgery], now: datetime) -> None:
+    """`rematch` for many surgeries in a fixed number of queries."""
+    checkpoints, exams = defaultdict(list), defaultdict(list)
+    for checkpoint in Checkpoint.objects.filter(
+        surgery__in=surgeries, kind__in=[CheckpointKind.EXAM, CheckpointKind.WORKUP]
+    ):
+        checkpoints[checkpoint.surgery_id].append(checkpoint)
+    for exam in ImagingExam.objects.filter(surgery__in=surgeries).only(
+        "id", "surgery_id", "performed_at", "modality"
+    ):
+        exams[exam.surgery_id].append(exam)
 
     changed, newly_satisfied = [], []
-    for checkpoint in checkpoints:
-        match = matches.get(checkpoint.pk)
-        wanted = (match.exam_id, match.late) if match else (None, False)
-        if (checkpoint.satisfied_by_id, checkpoint.late) == wanted:
-            continue
-        was_satisfied = checkpoint.satisfied_by_id is not None
-        checkpoint.satisfied_by_id, checkpoint.late = wanted
-        if match and not was_satisfied:
-            newly_satisfied.append(checkpoint)
-        if match is None:
-            # Un-matched (exam deleted or re-dated): the sweep must look at it again.
-            checkpoint.overdue_since = None
-        changed.append(checkpoint)
+    for surgery in surgeries:
+        mine = checkpoints[surgery.pk]
+        matches = assign([c for c in mine if c.kind == CheckpointKind.EXAM], exams[surgery.pk])
+        matches |= assign_workups(
+            [c for c in mine if c.kind == CheckpointKind.WORKUP], exams[surgery.pk]
+        )
+        for checkpoint in mine:
+            match = matches.get(checkpoint.pk)
+            wanted = (match.exam_id, match.late) if match else (None, False)
+            if (checkpoint.satisfied_by_id, checkpoint.late) == wanted:
+                continue
+            was_satisfied = checkpoint.satisfied_by_id is not None
+            checkpoint.satisfied_by_id, checkpoint.late = wanted
+            if match and not was_satisfied:
+                newly_satisfied.append(checkpoint)
+            if match is None:
+                # Un-matched (exam deleted or re-dated): the sweep must look at it again.
+                checkpoint.overdue_since = None
+            changed.append(checkpoint)
     Checkpoint.objects.bulk_update(changed, ["satisfied_by", "late", "overdue_since"])
     resolve_checkpoint_alerts(newly_satisfied, now, "Satisfied by an exam.")

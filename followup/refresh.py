@@ -6,6 +6,7 @@ commit. The task plans and matches, then clears the mark. If the nudge is lost
 """
 
 import logging
+from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 from functools import partial
@@ -16,7 +17,6 @@ from django.db.models.functions import Now
 from patients.models import Surgery
 
 from . import evaluation, matching, recurrence, schedule
-from .models import Thresholds
 
 log = logging.getLogger(__name__)
 
@@ -52,23 +52,33 @@ def nudge(task, *args) -> None:
 
 def refresh(surgery_id: int, now: datetime, *, onto_current: bool = False) -> bool:
     """Plan, match and evaluate one surgery; returns False when it no longer exists."""
+    return refresh_many([surgery_id], now, onto_current=onto_current) == 1
+
+
+def refresh_many(surgery_ids: Iterable[int], now: datetime, *, onto_current: bool = False) -> int:
+    """`refresh` for many surgeries at once, in one transaction and a fixed number of
+    queries (a bulk ingest touches hundreds); returns how many still exist."""
     with transaction.atomic():
-        surgery = (
+        surgeries = list(
             Surgery.objects.select_for_update(no_key=True, of=("self",))
             .select_related("clinic", "protocol")
-            .filter(pk=surgery_id)
-            .first()
+            .filter(pk__in=list(surgery_ids))
+            .order_by("pk")  # locks taken in one order: two batches cannot deadlock
         )
-        if surgery is None:
-            return False
-        seen = surgery.followup_stale_since
-        schedule.plan(surgery, now, onto_current=onto_current)
-        recurrence.detect(surgery, Thresholds.objects.current(surgery.clinic_id))
-        schedule.plan_workups(surgery, now)
-        matching.rematch(surgery, now)
-        evaluation.evaluate(surgery, now)
+        if not surgeries:
+            return 0
+        limits = evaluation.current_limits(surgeries)
+        schedule.plan_many(surgeries, now, onto_current=onto_current)
+        recurrence.detect_many(surgeries, limits)
+        schedule.plan_workups_many(surgeries, now)
+        matching.rematch_many(surgeries, now)
+        evaluation.evaluate_many(surgeries, now, limits)
         # Cleared only if nothing marked it again meanwhile.
-        Surgery.objects.filter(pk=surgery_id, followup_stale_since=seen).update(
-            followup_stale_since=None
-        )
-        return True
+        seen = defaultdict(list)
+        for surgery in surgeries:
+            seen[surgery.followup_stale_since].append(surgery.pk)
+        for mark, ids in seen.items():
+            Surgery.objects.filter(pk__in=ids, followup_stale_since=mark).update(
+                followup_stale_since=None
+            )
+        return len(surgeries)

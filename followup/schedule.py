@@ -5,6 +5,8 @@ local day and "is due on day M" at the end of that local day, so DST changes and
 time zones east or west of UTC fall where a person expects them.
 """
 
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -52,11 +54,22 @@ def window(definition: CheckpointDefinition, performed_at: datetime, zone: ZoneI
     )
 
 
-def _protocol_for(surgery: Surgery, onto_current: bool) -> Protocol | None:
-    kept = surgery.protocol
-    if kept is not None and kept.family == surgery.family and not onto_current:
-        return kept  # a surgery keeps the version it was planned with
-    return Protocol.objects.current(surgery.family, surgery.clinic_id)
+def _set_protocols(surgeries: Sequence[Surgery], onto_current: bool) -> None:
+    """A surgery keeps the version it was planned with; a new one (or a surgery moved onto
+    the current version) gets the clinic's current version of its family."""
+    current: dict[tuple[str, int], Protocol | None] = {}
+    changed = []
+    for surgery in surgeries:
+        kept = surgery.protocol
+        if kept is not None and kept.family == surgery.family and not onto_current:
+            continue
+        key = (surgery.family, surgery.clinic_id)
+        if key not in current:
+            current[key] = Protocol.objects.current(*key)
+        if surgery.protocol_id != (current[key] and current[key].pk):
+            surgery.protocol = current[key]
+            changed.append(surgery)
+    Surgery.objects.bulk_update(changed, ["protocol"])
 
 
 def _open(checkpoint: Checkpoint) -> bool:
@@ -66,33 +79,42 @@ def _open(checkpoint: Checkpoint) -> bool:
 @transaction.atomic
 def plan(surgery: Surgery, now: datetime, *, onto_current: bool = False) -> None:
     """Create, move or remove the surgery's checkpoints; satisfied or waived ones stay."""
-    protocol = _protocol_for(surgery, onto_current)
-    if surgery.protocol_id != (protocol and protocol.pk):
-        surgery.protocol = protocol
-        Surgery.objects.filter(pk=surgery.pk).update(protocol=protocol)
-    definitions = list(protocol.definitions.all()) if protocol else []
-    wanted = {definition.code: definition for definition in definitions}
-    existing = {
-        checkpoint.code: checkpoint
-        for checkpoint in surgery.checkpoints.exclude(kind=CheckpointKind.WORKUP)
-    }
-    zone = surgery.clinic.zone
+    plan_many([surgery], now, onto_current=onto_current)
 
-    gone = [c.pk for code, c in existing.items() if code not in wanted and _open(c)]
+
+@transaction.atomic
+def plan_many(surgeries: Sequence[Surgery], now: datetime, *, onto_current: bool = False) -> None:
+    """`plan` for many surgeries in a fixed number of queries."""
+    _set_protocols(surgeries, onto_current)
+    definitions = defaultdict(list)
+    for definition in CheckpointDefinition.objects.filter(
+        protocol__in={s.protocol_id for s in surgeries} - {None}
+    ):
+        definitions[definition.protocol_id].append(definition)
+    existing = defaultdict(dict)
+    for checkpoint in Checkpoint.objects.filter(surgery__in=surgeries).exclude(
+        kind=CheckpointKind.WORKUP
+    ):
+        existing[checkpoint.surgery_id][checkpoint.code] = checkpoint
+
+    gone, to_create, to_update, moved_out_of_overdue = [], [], [], []
+    for surgery in surgeries:
+        wanted = {d.code: d for d in definitions[surgery.protocol_id]}
+        mine = existing[surgery.pk]
+        gone += [c.pk for code, c in mine.items() if code not in wanted and _open(c)]
+        zone = surgery.clinic.zone
+        for code, definition in wanted.items():
+            span = window(definition, surgery.performed_at, zone)
+            checkpoint = mine.get(code)
+            if checkpoint is None:
+                to_create.append(_new_checkpoint(surgery, definition, span))
+            elif _open(checkpoint) and _moved(checkpoint, definition, span):
+                _apply(checkpoint, definition, span)
+                if checkpoint.overdue_since and checkpoint.overdue_at > now:
+                    checkpoint.overdue_since = None
+                    moved_out_of_overdue.append(checkpoint)
+                to_update.append(checkpoint)
     Checkpoint.objects.filter(pk__in=gone).delete()
-
-    to_create, to_update, moved_out_of_overdue = [], [], []
-    for code, definition in wanted.items():
-        span = window(definition, surgery.performed_at, zone)
-        checkpoint = existing.get(code)
-        if checkpoint is None:
-            to_create.append(_new_checkpoint(surgery, definition, span))
-        elif _open(checkpoint) and _moved(checkpoint, definition, span):
-            _apply(checkpoint, definition, span)
-            if checkpoint.overdue_since and checkpoint.overdue_at > now:
-                checkpoint.overdue_since = None
-                moved_out_of_overdue.append(checkpoint)
-            to_update.append(checkpoint)
     Checkpoint.objects.bulk_create(to_create)
     Checkpoint.objects.bulk_update(
         to_update,
@@ -144,31 +166,37 @@ def workup_window(definition: CheckpointDefinition, occurred_at: datetime) -> Wi
 @transaction.atomic
 def plan_workups(surgery: Surgery, now: datetime) -> None:
     """One work-up per clinical event of the surgery; an open one follows its event's time."""
-    events = list(ClinicalEvent.objects.filter(surgery=surgery))
+    plan_workups_many([surgery], now)
+
+
+@transaction.atomic
+def plan_workups_many(surgeries: Sequence[Surgery], now: datetime) -> None:
+    """`plan_workups` for many surgeries in a fixed number of queries."""
+    events = list(ClinicalEvent.objects.filter(surgery__in=surgeries))
     existing = {
         c.event_id: c
         for c in Checkpoint.objects.filter(kind=CheckpointKind.WORKUP, event__in=events)
-    }
-    # An event moved to this surgery or given another code asks another question:
+        .select_related("definition")
+    }  # fmt: skip
+    # An event moved to its surgery or given another code asks another question:
     # its old work-up goes (with its alerts) and a new one is planned.
     replaced = [
         c for e in events
-        if (c := existing.get(e.pk)) and (c.surgery_id != surgery.pk or c.code != e.code)
+        if (c := existing.get(e.pk)) and (c.surgery_id != e.surgery_id or c.code != e.code)
     ]  # fmt: skip
     if replaced:
         resolve_checkpoint_alerts(replaced, now, "Re-planned: the event changed.")
         Checkpoint.objects.filter(pk__in=[c.pk for c in replaced]).delete()
         for checkpoint in replaced:
             del existing[checkpoint.event_id]
-    protocol = None
+    by_pk = {surgery.pk: surgery for surgery in surgeries}
+    definitions = _WorkupDefinitions()
     to_create, to_update, moved_out_of_overdue = [], [], []
     for event in events:
+        surgery = by_pk[event.surgery_id]
         checkpoint = existing.get(event.pk)
         if checkpoint is None:
-            protocol = protocol or Protocol.objects.current(
-                ProtocolFamily.WORKUPS, surgery.clinic_id
-            )
-            definition = protocol and protocol.definitions.filter(code=event.code).first()
+            definition = definitions.get(surgery.clinic_id, event.code)
             if definition is None:
                 continue  # this clinic's work-ups leave this symptom out
             checkpoint = Checkpoint(
@@ -189,3 +217,18 @@ def plan_workups(surgery: Surgery, now: datetime) -> None:
     Checkpoint.objects.bulk_create(to_create)
     Checkpoint.objects.bulk_update(to_update, ["opens_at", "due_at", "overdue_at", "overdue_since"])
     resolve_checkpoint_alerts(moved_out_of_overdue, now, "Re-planned: no longer overdue.")
+
+
+class _WorkupDefinitions:
+    """The work-up definition of a symptom in a clinic's current protocol, read once."""
+
+    def __init__(self) -> None:
+        self._by_clinic: dict[int, dict[str, CheckpointDefinition]] = {}
+
+    def get(self, clinic_id: int, code: str) -> CheckpointDefinition | None:
+        if clinic_id not in self._by_clinic:
+            protocol = Protocol.objects.current(ProtocolFamily.WORKUPS, clinic_id)
+            self._by_clinic[clinic_id] = (
+                {d.code: d for d in protocol.definitions.all()} if protocol else {}
+            )
+        return self._by_clinic[clinic_id].get(code)

@@ -50,14 +50,24 @@ def run(now: datetime | None = None) -> SweepResult:
 def catch_up(now: datetime) -> int:
     """Surgeries whose nudge was lost (broker down, worker killed) are refreshed here."""
     stale = Surgery.objects.filter(followup_stale_since__isnull=False).values_list("pk", flat=True)
+    stale = list(stale[:BATCH])
     done = 0
-    for surgery_id in list(stale[:BATCH]):
+    for start in range(0, len(stale), refresh.CHUNK):
+        chunk = stale[start : start + refresh.CHUNK]
         try:
-            refresh.refresh(surgery_id, now)
-            done += 1
+            done += refresh.refresh_many(chunk, now)
         except Exception:
-            log.exception("Could not refresh surgery %s; will retry at the next sweep.", surgery_id)
+            # One bad surgery must not hold back the others: one by one, then.
+            done += sum(_refresh_alone(surgery_id, now) for surgery_id in chunk)
     return done
+
+
+def _refresh_alone(surgery_id: int, now: datetime) -> bool:
+    try:
+        return refresh.refresh(surgery_id, now)
+    except Exception:
+        log.exception("Could not refresh surgery %s; will retry at the next sweep.", surgery_id)
+        return False
 
 
 def overdue_message(checkpoint: Checkpoint) -> str:

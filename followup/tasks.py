@@ -14,8 +14,8 @@ def ping() -> str:
 
 @shared_task
 def refresh_surgeries(surgery_ids: list[int]) -> int:
-    """Plan, match and evaluate these surgeries, each in its own transaction."""
-    return sum(refresh.refresh(pk, timezone.now()) for pk in surgery_ids)
+    """Plan, match and evaluate these surgeries, together in one transaction."""
+    return refresh.refresh_many(surgery_ids, timezone.now())
 
 
 @shared_task
