@@ -121,6 +121,9 @@ class Alert(models.Model):
         ]
         indexes = [
             models.Index(fields=["clinic", "status", "severity"], name="alert_clinic_status_idx"),
+            # The API's pages (newest first, keyset on the id): a range scan in the clinic,
+            # whatever the size of the other clinics' history.
+            models.Index(fields=["clinic", "id"], name="alert_clinic_id_idx"),
             models.Index(fields=["patient", "created_at"], name="alert_patient_idx"),
             models.Index(fields=["surgery", "code"], name="alert_surgery_code_idx"),
             models.Index(

@@ -33,10 +33,16 @@ PENDING = Q(satisfied_by__isnull=True, waived_at__isnull=True, overdue_since__is
 )
 
 
+# Exams and work-ups neither satisfied nor waived: open, overdue or upcoming.
+UNRESOLVED = ~Q(kind=CheckpointKind.MILESTONE) & Q(
+    waived_at__isnull=True, satisfied_by__isnull=True
+)
+
+
 def status_filter(status: str, now: datetime) -> Q:
     """The rows that `Checkpoint.status_at(now)` would call `status`."""
     milestone = Q(kind=CheckpointKind.MILESTONE)
-    unresolved = ~milestone & Q(waived_at__isnull=True, satisfied_by__isnull=True)
+    unresolved = UNRESOLVED
     match status:
         case CheckpointStatus.PASSED:
             return milestone & Q(due_at__lte=now)
@@ -134,6 +140,12 @@ class Checkpoint(models.Model):
             models.Index(fields=["overdue_at"], condition=PENDING, name="checkpoint_sweep_idx"),
             models.Index(fields=["surgery", "opens_at"], name="checkpoint_surgery_idx"),
             models.Index(fields=["clinic", "due_at"], name="checkpoint_clinic_due_idx"),
+            # The API's pages (newest first, keyset on the id), and its worklists (open,
+            # overdue) over the rows still unresolved, whatever the history kept.
+            models.Index(fields=["clinic", "id"], name="checkpoint_clinic_id_idx"),
+            models.Index(
+                fields=["clinic", "id"], condition=UNRESOLVED, name="checkpoint_clinic_open_idx"
+            ),
             models.Index(fields=["patient", "opens_at"], name="checkpoint_patient_idx"),
         ]
 
