@@ -3,10 +3,11 @@
 Used by the API (`/api/v1/patients/{id}/timeline/`) and by the admin's picture.
 """
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from imaging.models import ImagingExam
+from imaging.models import Finding, ImagingExam
 from patients.models import Assessment, ClinicalEvent, Patient, Surgery
 
 from .models import Alert, Checkpoint
@@ -45,13 +46,21 @@ def build(patient: Patient, now: datetime) -> list[Entry]:
             "modalities": c.modalities, "recommendation": c.recommendation,
             "event": c.event_id,
         }))  # fmt: skip
-    for exam in ImagingExam.objects.filter(patient=patient).prefetch_related("findings"):
-        entries.append(Entry("exam", exam.performed_at, exam.pk, f"{API}/exams/{exam.pk}/",
-                             exam.surgery_id, {
-            "modality": exam.modality, "contrast": exam.contrast,
-            "accession_number": exam.accession_number,
-            "findings": [{"code": f.code, "value": f.value, "level": f.level, "side": f.side}
-                         for f in exam.findings.all()],
+    # Findings by a join on the patient, as plain rows: a prefetch would build a model
+    # and a related manager for each of hundreds of exams.
+    findings = defaultdict(list)
+    for exam_id, code, value, level, side in (
+        Finding.objects.filter(exam__patient=patient).order_by("pk")
+        .values_list("exam_id", "code", "value", "level", "side")
+    ):  # fmt: skip
+        findings[exam_id].append({"code": code, "value": value, "level": level, "side": side})
+    for exam in ImagingExam.objects.filter(patient=patient).values(
+        "pk", "performed_at", "surgery_id", "modality", "contrast", "accession_number"
+    ):
+        entries.append(Entry("exam", exam["performed_at"], exam["pk"],
+                             f"{API}/exams/{exam['pk']}/", exam["surgery_id"], {
+            "modality": exam["modality"], "contrast": exam["contrast"],
+            "accession_number": exam["accession_number"], "findings": findings[exam["pk"]],
         }))  # fmt: skip
     for event in ClinicalEvent.objects.filter(patient=patient):
         entries.append(Entry("event", event.occurred_at, event.pk,

@@ -1,3 +1,5 @@
+from functools import cached_property
+
 from django.db import transaction
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -287,12 +289,18 @@ class TimelineEntrySerializer(serializers.Serializer):
     surgery = serializers.IntegerField(allow_null=True)
     data = serializers.DictField(help_text="What the entry says, by type.")
 
+    @cached_property
+    def _zone(self):
+        return self.fields["at"].default_timezone()
+
     def to_representation(self, entry):
         # The same answer as the fields give, without their generic machinery: a timeline
-        # has hundreds of entries, and that machinery was a third of its time.
+        # has hundreds of entries, and that machinery was a third of its time. `at` is
+        # DateTimeField's ISO 8601 (UTC as "Z"), its time zone looked up once per list.
+        at = entry.at.astimezone(self._zone).isoformat()
         return {
             "type": entry.type,
-            "at": self.fields["at"].to_representation(entry.at),
+            "at": at[:-6] + "Z" if at.endswith("+00:00") else at,
             "id": entry.id,
             "url": entry.url,
             "surgery": entry.surgery,
