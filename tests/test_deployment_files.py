@@ -19,7 +19,7 @@ from django.conf import settings
 from django.core.management import get_commands
 from gunicorn.config import Config as GunicornConfig
 
-from followup import embedded
+from followup import embedded, serving
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -158,3 +158,10 @@ def test_the_checks_catch_a_typo(command):
 def test_embedded_servers_use_the_urls_settings_default_to():
     assert embedded.database_url(embedded.pg_dir()) == settings.EMBEDDED_DATABASE_URL
     assert embedded.redis_url(embedded.redis_port()) == settings.EMBEDDED_REDIS_URL
+
+
+def test_measurements_serve_as_the_procfile_does():
+    # bench and loadtest start gunicorn themselves (followup/serving.py): what they
+    # measure must be the server `make run` starts.
+    parsed = GunicornConfig().parser().parse_args(argv_of(PROCFILE["web"])[1:])
+    assert (parsed.workers, parsed.threads) == (serving.WORKERS, serving.THREADS)

@@ -5,24 +5,11 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
-from urllib.parse import quote
-
-from django.db import connection
 
 from followup.celery import app
+from followup.serving import database_url
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def database_url() -> str:
-    """The URL of the database the tests use (pytest-django's test_ database)."""
-    params = connection.settings_dict
-    host = quote(params["HOST"] or "", safe="")
-    auth = quote(params["USER"] or "", safe="")
-    if params["PASSWORD"]:
-        auth += ":" + quote(params["PASSWORD"], safe="")
-    port = f":{params['PORT']}" if params["PORT"] else ""
-    return f"postgresql://{auth}@{host}{port}/{params['NAME']}"
 
 
 class Worker:

@@ -16,11 +16,8 @@ and the clients' ledger disagree.
 """
 
 import json
-import os
 import random
 import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -29,18 +26,16 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import quote
 
 import requests
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection, connections
+from django.db import connections
 from django.utils import timezone
 
+from followup.serving import Gunicorn, ServerError
 from imaging.models import ImagingExam
 from patients.models import ApiClient, Clinic, Patient, Surgery
 
-ROOT = Path(settings.BASE_DIR)
 ATTEMPTS = 6  # per logical request
 TIMEOUT = 30  # seconds per HTTP request
 RETRY = {409, 429, 500, 502, 503, 504}
@@ -178,16 +173,6 @@ class Client(threading.Thread):
 # --- Setting up, serving, checking ------------------------------------------------------
 
 
-def database_url() -> str:
-    """The URL of the database this process uses (the test database under pytest)."""
-    params = connection.settings_dict
-    auth = quote(params["USER"] or "", safe="")
-    if params["PASSWORD"]:
-        auth += ":" + quote(params["PASSWORD"], safe="")
-    port = f":{params['PORT']}" if params["PORT"] else ""
-    return f"postgresql://{auth}@{quote(params['HOST'] or '', safe='')}{port}/{params['NAME']}"
-
-
 def set_up(patients: int) -> tuple[Clinic, str, list[tuple[int, str]]]:
     """A clinic of its own, an integration client no rate limit stops, operated patients."""
     clinic = Clinic.objects.create(slug=f"load-{uuid.uuid4().hex[:8]}", name="Load run")
@@ -203,47 +188,6 @@ def set_up(patients: int) -> tuple[Clinic, str, list[tuple[int, str]]]:
         for p in rows
     )  # fmt: skip
     return clinic, token, [(p.pk, p.mrn) for p in rows]
-
-
-class Gunicorn:
-    def __init__(self) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "DATABASE_URL": database_url(), "REDIS_URL": settings.REDIS_URL}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "followup.wsgi:application", "--bind",
-             f"127.0.0.1:{self.port}", "--workers", "2", "--threads", "4"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )  # fmt: skip
-        try:
-            self._wait_until_it_answers()
-        except BaseException:
-            self.stop()  # never left running behind the run
-            raise
-
-    def _wait_until_it_answers(self) -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                requests.get(f"{self.url}/healthz", timeout=10)  # the first loads the app
-                return
-            except requests.RequestException:
-                if self.process.poll() is not None:
-                    raise CommandError("gunicorn exited at start") from None
-                time.sleep(0.2)
-        raise CommandError("gunicorn did not answer in 30 s")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
 
 
 def verify(clinic: Clinic, ledgers: list[Ledger]) -> dict:
@@ -348,7 +292,11 @@ class Command(BaseCommand):
         clinic, token, patients = set_up(options["patients"])
         # Stopped by SIGTERM too, the run still stops its gunicorn (in the finally below).
         previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-        server = None if options["url"] else Gunicorn()
+        try:
+            server = None if options["url"] else Gunicorn()
+        except ServerError as error:
+            signal.signal(signal.SIGTERM, previous)
+            raise CommandError(str(error)) from None
         url = options["url"] or server.url
         try:
             started = time.monotonic()
