@@ -30,6 +30,11 @@ class PatientViewSet(BulkMixin, ReadWriteViewSet):
     filterset_class = PatientFilter
     audit_patient_field = "id"
 
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        # The timeline shows the patient's row alone, not its external identifiers.
+        return queryset.prefetch_related(None) if self.action == "timeline" else queryset
+
     def natural_match(self, data: dict, lookup=None) -> Patient | None:
         clinics = Clinic.objects.filter(pk__in=writable_clinic_ids(self.request))
         if isinstance(data.get("clinic"), str):
@@ -56,8 +61,9 @@ class PatientViewSet(BulkMixin, ReadWriteViewSet):
         data = serializer.validated_data
         return (data["clinic"].pk, data.get("mrn", getattr(serializer.instance, "mrn", None)))
 
+    # The list's filters do not apply to one patient's timeline.
     @extend_schema(responses=TimelineSerializer, filters=False)
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], filter_backends=[])
     def timeline(self, request, pk=None):
         """Everything about the patient in time order, with the transitional variant on top."""
         patient = self.get_object()
