@@ -1,5 +1,8 @@
 """Each client has its own rate: past it, 429 with Retry-After; Redis down lets requests in."""
 
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -7,7 +10,8 @@ import pytest
 import time_machine
 from django.test import override_settings
 
-from patients.models import ApiRequest
+from followup.api.throttling import ClientRateThrottle
+from patients.models import ApiClient, ApiRequest
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=ZoneInfo("Europe/Paris"))
 
@@ -62,3 +66,14 @@ def test_with_redis_down_requests_are_let_through(integration_a):
         answers = [integration_a.api.get("/api/v1/patients/") for _ in range(3)]
 
     assert [a.status_code for a in answers] == [200, 200, 200]
+
+
+def test_concurrent_requests_of_a_client_are_each_counted_once():
+    # One atomic INCR per request in Redis: 8 threads counting at once lose no count and
+    # repeat none (a read-then-write counter loses some under this race).
+    client = ApiClient(pk=10**9, token_hash=uuid.uuid4().hex)
+    start = int(time.time())
+    with ThreadPoolExecutor(8) as pool:
+        counts = list(pool.map(lambda _: ClientRateThrottle._count(client, start), range(400)))
+
+    assert sorted(counts) == list(range(1, 401))
