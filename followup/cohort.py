@@ -242,7 +242,7 @@ class Generator:
             day = (at - surgery.performed_at).days
             yield exam, self._film_findings(surgery, day, baseline_distance), checkpoint
         # Exams outside the protocol: symptoms, other questions, MR for disc surgery.
-        for _ in range(rng.choices([2, 3, 4, 5, 6], weights=[20, 30, 25, 15, 10])[0]):
+        for _ in range(rng.choices([2, 3, 4, 5, 6], weights=[10, 20, 30, 25, 15])[0]):
             at = surgery.performed_at + timedelta(days=rng.randint(3, 900), hours=rng.randint(0, 9))
             if at >= self.now:
                 continue

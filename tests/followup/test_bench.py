@@ -1,0 +1,79 @@
+"""`manage.py bench` at a tiny scale, so that it cannot rot: it generates the cohort, measures
+every figure beside its floor and writes them; the timings themselves are not checked."""
+
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from followup import bench, serving
+from followup.models import Alert, Checkpoint, Email
+from imaging.models import ImagingExam
+from patients.models import ApiClient, Patient
+
+# The readers are a gunicorn and threads with their own connections: they must see
+# committed rows.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+FIGURES = {"sweep", "ingest", "timeline", "alerts_list", "checkpoints_list", "alerts_open",
+           "checkpoints_overdue", "digest"}  # fmt: skip
+
+
+def run_bench(out_dir, *args) -> tuple[dict, str]:
+    stdout = StringIO()
+    call_command(
+        "bench", "--patients", "50", "--repeat", "1", "--clients", "2", "--requests", "2",
+        "--ingest-exams", "20", "--digest-alerts", "300", "--out", str(out_dir), *args,
+        stdout=stdout, stderr=StringIO(),
+    )  # fmt: skip
+    (path,) = out_dir.glob("bench-50-*.json")
+    return json.loads(path.read_text()), stdout.getvalue()
+
+
+def test_every_figure_is_written_beside_its_floor(protocols, tmp_path):
+    report, table = run_bench(tmp_path)
+
+    assert bench.cohort_patients(bench.SEED) == 50  # generated first
+    assert set(report["figures"]) == FIGURES
+    for name, figure in report["figures"].items():
+        assert len(figure["runs"]) == len(figure["floor"]["runs"]) == 1, name
+        assert figure["median"] > 0 and figure["floor"]["median"] > 0, name
+        assert figure["ratio"] > 0, name
+        assert name in table
+    assert {"patients", "seed", "today", "machine", "data", "targets"} <= set(report)
+    assert report["server"] == {"workers": serving.WORKERS, "threads": serving.THREADS}
+
+
+def test_the_figures_do_the_same_work_as_their_floors(protocols, tmp_path):
+    figures = run_bench(tmp_path)[0]["figures"]
+
+    sweep = figures["sweep"]
+    assert sweep["alerts"] == sweep["floor_alerts"] == sweep["due"]
+    ingest = figures["ingest"]
+    assert ingest["exams"] == 20 and ingest["surgeries"] > 0
+    digest = figures["digest"]
+    assert digest["emails"] == digest["floor_emails"] == digest["clinics"] == 1
+    assert digest["open_alerts"] >= 300
+    # Reads answer pages of rows, in a number of queries that is part of the contract.
+    assert figures["timeline"]["rows"] > bench.TIMELINE_EXAMS
+    for name in ("timeline", "alerts_list", "checkpoints_list"):
+        assert figures[name]["queries"] > 0, name
+
+
+def test_the_database_is_left_as_it_was_found(protocols, tmp_path):
+    bench.ensure_cohort(50)
+    before = (Alert.objects.count(), Checkpoint.objects.count(), ImagingExam.objects.count())
+
+    run_bench(tmp_path, "--figures", "sweep,ingest,digest")
+
+    after = (Alert.objects.count(), Checkpoint.objects.count(), ImagingExam.objects.count())
+    assert after == before  # every state change was rolled back
+    assert not Email.objects.exists()
+    assert not ApiClient.objects.exists()
+    assert not Patient.objects.filter(mrn__startswith="BENCH").exists()  # reads not run
+
+
+def test_an_unknown_figure_is_refused(protocols, tmp_path):
+    with pytest.raises(CommandError, match="Unknown figure"):
+        call_command("bench", "--patients", "1", "--figures", "sweep,speed", "--out", str(tmp_path))
