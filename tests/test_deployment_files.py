@@ -165,3 +165,14 @@ def test_measurements_serve_as_the_procfile_does():
     # measure must be the server `make run` starts.
     parsed = GunicornConfig().parser().parse_args(argv_of(PROCFILE["web"])[1:])
     assert (parsed.workers, parsed.threads) == (serving.WORKERS, serving.THREADS)
+
+
+def test_the_wsgi_module_leaves_start_up_objects_out_of_collections():
+    import gc
+
+    gc.unfreeze()
+    try:
+        importlib.reload(import_module("followup.wsgi"))
+        assert gc.get_freeze_count() > 0  # full collections skip them (docs/performance.md)
+    finally:
+        gc.unfreeze()
