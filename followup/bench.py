@@ -43,8 +43,8 @@ from imaging.models import Finding, ImagingExam
 from patients.models import ApiClient, Clinic, Membership, Patient, ProcedureFamily, Surgery
 
 from . import mailing, refresh, serving, sweep, tasks
-from .cohort import BATCH, Counts, Generator, _triggers_off
-from .models import Alert, AlertStatus, Checkpoint, Protocol, Subscription
+from .cohort import Generator
+from .models import Alert, AlertStatus, Checkpoint, Subscription
 from .models.checkpoints import PENDING
 
 SEED = 1
@@ -79,41 +79,15 @@ def cohort_clinics(seed: int):
     return Clinic.objects.filter(slug__startswith=f"cohort-{seed}-").order_by("pk")
 
 
-@dataclass
-class _Continuation(Generator):
-    """The cohort from patient `start` on, so that a bench at 100,000 patients reuses the
-    10,000 of an earlier one. Its own random stream: no accession number comes twice."""
-
-    start: int = 0
-
-    def __post_init__(self):
-        super().__post_init__()
-        if self.start:
-            self.rng = random.Random(f"{self.seed}:{self.start}")
-
-    def run(self, patients: int, patients_per_clinic: int = 500) -> Counts:
-        protocols = {p.family: p for p in Protocol.objects.filter(clinic__isnull=True)
-                     .order_by("family", "version").prefetch_related("definitions")}  # fmt: skip
-        clinics = self._clinics(max(1, patients // patients_per_clinic))
-        done = self.start
-        while done < patients:
-            size = min(BATCH // 2, patients - done)
-            with transaction.atomic(), _triggers_off():
-                self._patients(clinics, size, done, protocols)
-            done += size
-            self.progress("patients", done, patients)
-        return self.counts
-
-
 def ensure_cohort(patients: int, seed: int = SEED, today: date = TODAY, progress=None) -> int:
     """Generate the patients the cohort lacks; returns how many that was."""
     have = cohort_patients(seed)
     if have >= patients:
         return 0
-    generator = _Continuation(seed=seed, today=today, start=have)
+    generator = Generator(seed=seed, today=today)
     if progress is not None:
         generator.progress = progress
-    generator.run(patients)
+    generator.run(patients, start=have)
     execute("ANALYZE")  # fresh statistics: the plans measured are those of a settled database
     return patients - have
 

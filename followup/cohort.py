@@ -95,12 +95,16 @@ class Generator:
 
     # --- entry point ------------------------------------------------------------------------
 
-    def run(self, patients: int, patients_per_clinic: int = 500) -> Counts:
+    def run(self, patients: int, patients_per_clinic: int = 500, *, start: int = 0) -> Counts:
+        """Patients `start` to `patients` of the cohort. From a `start` (a cohort that
+        grows in place), a random stream of its own: no accession number comes twice."""
+        if start:
+            self.rng = random.Random(f"{self.seed}:{start}")
         protocols = {p.family: p for p in Protocol.objects.filter(clinic__isnull=True)
                      .order_by("family", "version").prefetch_related("definitions")}  # fmt: skip
         clinic_count = max(1, patients // patients_per_clinic)
         clinics = self._clinics(clinic_count)
-        done = 0
+        done = start
         while done < patients:
             size = min(BATCH // 2, patients - done)
             with transaction.atomic(), _triggers_off():

@@ -77,3 +77,16 @@ def test_the_database_is_left_as_it_was_found(protocols, tmp_path):
 def test_an_unknown_figure_is_refused(protocols, tmp_path):
     with pytest.raises(CommandError, match="Unknown figure"):
         call_command("bench", "--patients", "1", "--figures", "sweep,speed", "--out", str(tmp_path))
+
+
+def test_a_smaller_cohort_grows_in_place(protocols):
+    assert bench.ensure_cohort(30) == 30
+    first = set(Patient.objects.values_list("mrn", flat=True))
+
+    assert bench.ensure_cohort(50) == 20
+    assert bench.ensure_cohort(50) == 0  # nothing lacks
+
+    assert first < set(Patient.objects.values_list("mrn", flat=True))
+    assert Patient.objects.count() == 50
+    accessions = list(ImagingExam.objects.values_list("accession_number", flat=True))
+    assert len(accessions) == len(set(accessions))
