@@ -90,3 +90,9 @@ def test_a_smaller_cohort_grows_in_place(protocols):
     assert Patient.objects.count() == 50
     accessions = list(ImagingExam.objects.values_list("accession_number", flat=True))
     assert len(accessions) == len(set(accessions))
+
+
+@pytest.mark.parametrize("option", ["--repeat", "--clients", "--requests", "--ingest-exams"])
+def test_a_count_below_one_is_refused(protocols, tmp_path, option):
+    with pytest.raises(CommandError, match=f"{option} must be at least 1"):
+        call_command("bench", "--patients", "1", option, "0", "--out", str(tmp_path))

@@ -37,8 +37,15 @@ class Command(BaseCommand):
         figures = [name.strip() for name in figures.split(",") if name.strip()]
         if unknown := set(figures) - set(bench.FIGURES):
             raise CommandError(f"Unknown figure(s): {', '.join(sorted(unknown))}.")
-        if repeat < 1:
-            raise CommandError("--repeat must be at least 1.")
+        counts = {
+            "repeat": repeat,
+            "clients": options["clients"],
+            "requests": options["requests"],
+            "ingest-exams": options["ingest_exams"],
+        }
+        for name, count in counts.items():
+            if count < 1:
+                raise CommandError(f"--{name} must be at least 1.")
         started = time.monotonic()
 
         def progress(label: str, done: int, total: int) -> None:
