@@ -42,7 +42,6 @@ UNRESOLVED = ~Q(kind=CheckpointKind.MILESTONE) & Q(
 def status_filter(status: str, now: datetime) -> Q:
     """The rows that `Checkpoint.status_at(now)` would call `status`."""
     milestone = Q(kind=CheckpointKind.MILESTONE)
-    unresolved = UNRESOLVED
     match status:
         case CheckpointStatus.PASSED:
             return milestone & Q(due_at__lte=now)
@@ -51,11 +50,11 @@ def status_filter(status: str, now: datetime) -> Q:
         case CheckpointStatus.SATISFIED:
             return ~milestone & Q(waived_at__isnull=True, satisfied_by__isnull=False)
         case CheckpointStatus.OVERDUE:
-            return unresolved & Q(overdue_at__lte=now)
+            return UNRESOLVED & Q(overdue_at__lte=now)
         case CheckpointStatus.OPEN:
-            return unresolved & Q(opens_at__lte=now, overdue_at__gt=now)
+            return UNRESOLVED & Q(opens_at__lte=now, overdue_at__gt=now)
         case CheckpointStatus.UPCOMING:
-            return (milestone & Q(due_at__gt=now)) | (unresolved & Q(opens_at__gt=now))
+            return (milestone & Q(due_at__gt=now)) | (UNRESOLVED & Q(opens_at__gt=now))
     raise ValueError(f"unknown status {status!r}")
 
 
