@@ -203,6 +203,11 @@ class Sex(models.TextChoices):
     UNKNOWN = "unknown"
 
 
+class LumbarVertebrae(models.IntegerChoices):
+    FIVE = 5, "5 (usual)"
+    SIX = 6, "6 (lumbarisation)"
+
+
 @pghistory.track()
 class Patient(models.Model):
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="patients")
@@ -219,13 +224,23 @@ class Patient(models.Model):
     vertebral_numbering = models.TextField(
         blank=True, help_text="How the vertebrae were numbered (e.g. counted from C2)."
     )
+    lumbar_vertebrae = models.PositiveSmallIntegerField(
+        choices=LumbarVertebrae,
+        default=LumbarVertebrae.FIVE,
+        help_text="6 for a lumbarisation: only then can L6 and its joints be recorded "
+        "(CLINICAL_RULES §3).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["family_name", "given_name", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["clinic", "mrn"], name="patient_unique_mrn_per_clinic")
+            models.UniqueConstraint(fields=["clinic", "mrn"], name="patient_unique_mrn_per_clinic"),
+            models.CheckConstraint(
+                condition=models.Q(lumbar_vertebrae__in=[5, 6]),
+                name="patient_lumbar_vertebrae_5_or_6",
+            ),
         ]
         indexes = [models.Index(fields=["clinic", "family_name"], name="patient_clinic_name_idx")]
 
