@@ -2,7 +2,9 @@
 
 Each code says what kind of value it takes and which values are plausible;
 validation, the API schema, the admin and the database constraints all read
-this table, so adding a code is adding one row.
+this table, so adding a code is adding one row. `level_kind` says what a finding's
+level names (a joint, a vertebra, or any level), checked by `patients.levels.check_level`
+on every write path.
 """
 
 from dataclasses import dataclass
@@ -10,6 +12,8 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
 from django.db import models
+
+from patients.levels import LevelKind
 
 
 class FindingCode(models.TextChoices):
@@ -49,6 +53,7 @@ class Definition:
     minimum: Decimal | None = None
     maximum: Decimal | None = None
     choices: tuple[str, ...] = ()
+    level_kind: LevelKind = LevelKind.ANY
 
     def clean(self, value: object) -> object:
         """The value in its canonical form, or ValueError with a message for a person."""
@@ -96,39 +101,47 @@ class Definition:
         return float(number)
 
 
-def _number(minimum: int, maximum: int) -> Definition:
-    return Definition(ValueType.NUMBER, Decimal(minimum), Decimal(maximum))
+def _number(minimum: int, maximum: int, level: LevelKind = LevelKind.ANY) -> Definition:
+    return Definition(ValueType.NUMBER, Decimal(minimum), Decimal(maximum), level_kind=level)
 
 
-def _choice(*choices: str) -> Definition:
-    return Definition(ValueType.CHOICE, choices=choices)
+def _choice(*choices: str, level: LevelKind = LevelKind.ANY) -> Definition:
+    return Definition(ValueType.CHOICE, choices=choices, level_kind=level)
 
 
-_BOOLEAN = Definition(ValueType.BOOLEAN)
+def _boolean(level: LevelKind = LevelKind.ANY) -> Definition:
+    return Definition(ValueType.BOOLEAN, level_kind=level)
+
+
+# What a finding's level names (CLINICAL_RULES §3 "Levels"); a finding may have no level.
+JOINT, VERTEBRA = LevelKind.JOINT, LevelKind.VERTEBRA
 
 VOCABULARY: dict[str, Definition] = {
-    FindingCode.BRIDGING: _choice("none", "partial", "complete"),
-    FindingCode.SCREW_LUCENCY_MM: _number(0, 20),
-    FindingCode.PERISCREW_MARGIN: _choice("sclerotic_rim", "ill_defined"),
-    FindingCode.VACUUM_DISC: _BOOLEAN,
-    FindingCode.VACUUM_FACET: _BOOLEAN,
-    FindingCode.VACUUM_SPACER_ONLY: _BOOLEAN,
-    FindingCode.SPACER_POSTERIOR_DISTANCE_MM: _number(-10, 30),
-    FindingCode.ROD_FRACTURE: _BOOLEAN,
-    FindingCode.SCREW_FRACTURE: _BOOLEAN,
-    FindingCode.SCREW_IN_CANAL: _BOOLEAN,
+    FindingCode.BRIDGING: _choice("none", "partial", "complete", level=JOINT),
+    FindingCode.SCREW_LUCENCY_MM: _number(0, 20, level=VERTEBRA),
+    FindingCode.PERISCREW_MARGIN: _choice("sclerotic_rim", "ill_defined", level=VERTEBRA),
+    FindingCode.VACUUM_DISC: _boolean(level=JOINT),
+    FindingCode.VACUUM_FACET: _boolean(level=JOINT),
+    FindingCode.VACUUM_SPACER_ONLY: _boolean(level=JOINT),
+    FindingCode.SPACER_POSTERIOR_DISTANCE_MM: _number(-10, 30, level=JOINT),
+    FindingCode.ROD_FRACTURE: _boolean(),
+    FindingCode.SCREW_FRACTURE: _boolean(level=VERTEBRA),
+    FindingCode.SCREW_IN_CANAL: _boolean(level=VERTEBRA),
     FindingCode.FLUID_COLLECTION: _choice(
         "none", "seroma", "haematoma", "abscess", "pseudomeningocele"
     ),
-    FindingCode.ROOT_ENHANCEMENT: _BOOLEAN,
-    FindingCode.DISC_HERNIATION: _choice("none", "similar_to_preop", "different_from_preop"),
-    FindingCode.BONE_SCAN_UPTAKE: _BOOLEAN,
-    FindingCode.PARS_FRACTURE: _BOOLEAN,
-    FindingCode.VERTEBRAL_FRACTURE: _BOOLEAN,
-    FindingCode.ADJACENT_SEGMENT_DEGENERATION: _BOOLEAN,
-    # Plausible ranges for the full-spine alignment parameters.
+    FindingCode.ROOT_ENHANCEMENT: _boolean(),
+    FindingCode.DISC_HERNIATION: _choice(
+        "none", "similar_to_preop", "different_from_preop", level=JOINT
+    ),
+    FindingCode.BONE_SCAN_UPTAKE: _boolean(),
+    FindingCode.PARS_FRACTURE: _boolean(level=VERTEBRA),
+    FindingCode.VERTEBRAL_FRACTURE: _boolean(level=VERTEBRA),
+    FindingCode.ADJACENT_SEGMENT_DEGENERATION: _boolean(level=JOINT),
+    # Plausible ranges for the full-spine alignment parameters; a negative lordosis is
+    # a kyphotic lumbar spine.
     FindingCode.PELVIC_INCIDENCE_DEG: _number(0, 120),
-    FindingCode.LUMBAR_LORDOSIS_DEG: _number(0, 120),
+    FindingCode.LUMBAR_LORDOSIS_DEG: _number(-60, 120),
 }
 
 assert set(VOCABULARY) == set(FindingCode.values), "every finding code needs a definition"
