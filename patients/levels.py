@@ -20,6 +20,7 @@ argument says, so that a stored level never makes them fail.
 
 import re
 from enum import StrEnum
+from itertools import pairwise
 
 from django.core.exceptions import ValidationError
 
@@ -44,7 +45,8 @@ _ORDER = {name: index for index, name in enumerate(column(6))}
 _COLUMNS = {count: column(count) for count in LUMBAR_COUNTS}
 _POSITION = {count: {v: i for i, v in enumerate(c)} for count, c in _COLUMNS.items()}
 
-# `L4`, `L4-L5`, `l4/l5`, `L4-5`, `L4 - L5`, `L5–S1` (an en dash, as word processors type it).
+# `L4`, `L4-L5`, `l4/l5`, `L4-5`, `L4 - L5`, `L5\u2013S1` (an en dash, as word
+# processors type it).
 _TEXT = re.compile(r"([CTLS])(\d{1,2})(?:\s*[-/\u2013\u2014]\s*([CTLS])?(\d{1,2}))?", re.IGNORECASE)
 _NAMES = "C1..C7, T1..T12, L1..L5 (L6 with six lumbar vertebrae) and S1"
 
@@ -100,9 +102,7 @@ def validate_level(value: str) -> None:
     """
     canonical = normalise(value)
     if canonical != value:
-        raise ValidationError(
-            f"'{value}' must be written {canonical}.", code="non_canonical_level"
-        )
+        raise ValidationError(f"'{value}' must be written {canonical}.", code="non_canonical_level")
 
 
 def _parts(level: str) -> list[str]:
@@ -153,7 +153,7 @@ def joints_of(span: str, lumbar_vertebrae: int = 5) -> list[str]:
     [L4-L5, L5-S1] with five lumbar vertebrae, [L4-L5, L5-L6, L6-S1] with six; a joint
     -> [itself]; a vertebra -> []."""
     covered = vertebrae_of(span, lumbar_vertebrae)
-    return [f"{upper}-{lower}" for upper, lower in zip(covered, covered[1:], strict=False)]
+    return [f"{upper}-{lower}" for upper, lower in pairwise(covered)]
 
 
 def check_level(level: str, *, kind: LevelKind | str, lumbar_vertebrae: int) -> str:
