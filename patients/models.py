@@ -363,6 +363,17 @@ class Surgery(models.Model):
     protocol = models.ForeignKey(
         "followup.Protocol", null=True, blank=True, on_delete=models.PROTECT, editable=False
     )
+    # The thresholds version its findings are judged with, pinned with the protocol
+    # (CLINICAL_RULES §4, "Numbers are pinned"): a newer version reaches it only when
+    # staff re-plan it.
+    thresholds = models.ForeignKey(
+        "followup.Thresholds",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        editable=False,
+        related_name="+",
+    )
     # Set in the same transaction as any change that needs its checkpoints planned or
     # matched again; cleared by the task that did it. The sweep catches up on any left.
     followup_stale_since = models.DateTimeField(null=True, blank=True, editable=False)
@@ -389,7 +400,7 @@ class Surgery(models.Model):
         return f"{self.get_procedure_display()} {levels} on {self.performed_at:%Y-%m-%d}"
 
     # Written only by the follow-up machinery, never by saving a form or a serializer.
-    BOOKKEEPING = frozenset({"protocol", "followup_stale_since"})
+    BOOKKEEPING = frozenset({"protocol", "thresholds", "followup_stale_since"})
 
     def save(self, *args, **kwargs):
         self.clinic_id = self.patient.clinic_id
