@@ -51,8 +51,24 @@ def _text(content: str, **attributes) -> str:
     return f"<text {_attrs(**attributes)}>{escape(content)}</text>"
 
 
-def render(surgery: Entry, entries: list[Entry], now: datetime, variant: str = "") -> str:
-    """One surgery's picture, from its timeline entries."""
+def variant_note(variant: str, lumbar_vertebrae: int = 5) -> str:
+    """What the top of the picture says about the patient's lumbosacral junction."""
+    if lumbar_vertebrae == 6:
+        count = "6 lumbar vertebrae (lumbarisation)"
+        return f"{count}; {variant}" if variant else count
+    return variant
+
+
+def render(
+    surgery: Entry,
+    entries: list[Entry],
+    now: datetime,
+    variant: str = "",
+    lumbar_vertebrae: int = 5,
+) -> str:
+    """One surgery's picture, from its timeline entries; the transitional variant and a
+    lumbarisation (six lumbar vertebrae, so L6 is a level) are shown at the top."""
+    variant = variant_note(variant, lumbar_vertebrae)
     day0 = surgery.at
     mine = [e for e in entries if e.surgery == surgery.id and e.type != "surgery"]
     last = max([_day(now, day0)] + [_day(e.data.get("due_at") or e.at, day0) for e in mine])

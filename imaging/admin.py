@@ -3,15 +3,20 @@ from django.contrib import admin
 
 from followup.admin_scoping import ClinicFilter, ClinicScopedAdmin, ClinicScopedMixin
 from followup.audit import render_trail
+from patients.forms import LevelFormField, fits_patient, patient_of
 
 from .models import Finding, ImagingExam
 from .vocabulary import VOCABULARY
 
 
 class FindingForm(forms.ModelForm):
-    """The value typed as text (`2.5`, `yes`, `partial`) and read by the vocabulary."""
+    """The value typed as text (`2.5`, `yes`, `partial`) and read by the vocabulary; the
+    level as typed (`l4/5`), kept canonical and checked against the code and the patient."""
 
     value = forms.CharField(help_text="A number, yes/no, or one of the code's values.")
+    level = LevelFormField(
+        required=False, max_length=16, help_text="A joint (L4-L5) or a vertebra (L5)."
+    )
 
     class Meta:
         model = Finding
@@ -31,6 +36,11 @@ class FindingForm(forms.ModelForm):
                 cleaned["value"] = VOCABULARY[code].from_text(str(text))
             except ValueError as error:
                 self.add_error("value", f"{code} {error}.")
+        patient, level = patient_of(self, "exam"), cleaned.get("level")
+        if code in VOCABULARY and level and patient is not None:
+            cleaned["level"] = fits_patient(
+                self, "level", level, VOCABULARY[code].level_kind, patient
+            )
         return cleaned
 
 

@@ -14,6 +14,7 @@ from followup.refresh import refresh
 from followup.schedule import plan_workups
 from imaging.models import ImagingExam
 
+from .forms import PatientForm, SurgeryForm
 from .models import (
     ApiClient,
     Assessment,
@@ -32,7 +33,7 @@ def pictures(patient: Patient, only: int | None = None) -> str:
     now = timezone.now()
     entries = timeline.build(patient, now)
     svgs = [
-        picture.render(entry, entries, now, patient.transitional_variant)
+        picture.render(entry, entries, now, patient.transitional_variant, patient.lumbar_vertebrae)
         for entry in entries
         if entry.type == "surgery" and only in (None, entry.id)
     ]
@@ -154,6 +155,7 @@ class IdentifierInline(ClinicScopedMixin, admin.TabularInline):
 
 class SurgeryInline(ClinicScopedMixin, admin.TabularInline):
     model = Surgery
+    form = SurgeryForm  # levels normalised, L6 checked against the patient as posted
     fields = ["performed_at", "procedure", "levels", "hardware", "surgeon"]
     extra = 0
     show_change_link = True
@@ -206,16 +208,29 @@ class TransitionalVariantFilter(admin.SimpleListFilter):
 
 @admin.register(Patient)
 class PatientAdmin(ClinicScopedAdmin):
-    list_display = ["mrn", "family_name", "given_name", "birth_date", "sex", "clinic", "variant"]
+    form = PatientForm
+    list_display = ["mrn", "family_name", "given_name", "birth_date", "sex", "clinic", "variant",
+                    "lumbar_vertebrae"]  # fmt: skip
     list_select_related = ["clinic"]
-    list_filter = [ClinicFilter, "sex", TransitionalVariantFilter]
+    list_filter = [ClinicFilter, "sex", TransitionalVariantFilter, "lumbar_vertebrae"]
     search_fields = ["=mrn", "family_name", "given_name", "=external_ids__value"]
     readonly_fields = ["variant_banner", "follow_up_picture", "created_at", "updated_at",
                        "audit_trail"]  # fmt: skip
     fieldsets = [
         (None, {"fields": ["variant_banner", "clinic", "mrn", "family_name", "given_name"]}),
         ("Follow-up", {"fields": ["follow_up_picture"]}),
-        (None, {"fields": ["birth_date", "sex", "transitional_variant", "vertebral_numbering"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "birth_date",
+                    "sex",
+                    "transitional_variant",
+                    "lumbar_vertebrae",
+                    "vertebral_numbering",
+                ]
+            },
+        ),
         ("Audit trail", {"classes": ["collapse"], "fields": ["audit_trail"]}),
         (None, {"fields": ["created_at", "updated_at"]}),
     ]
@@ -227,11 +242,12 @@ class PatientAdmin(ClinicScopedAdmin):
 
     @admin.display(description="Transitional variant")
     def variant_banner(self, obj: Patient) -> str:
-        if not obj.transitional_variant:
+        note = picture.variant_note(obj.transitional_variant, obj.lumbar_vertebrae)
+        if not note:
             return "None recorded"
         return format_html(
             '<strong style="color:#b00">Lumbosacral transitional variant: {}</strong> {}',
-            obj.transitional_variant,
+            note,
             obj.vertebral_numbering,
         )
 
@@ -246,6 +262,7 @@ class PatientAdmin(ClinicScopedAdmin):
 
 @admin.register(Surgery)
 class SurgeryAdmin(ClinicScopedAdmin):
+    form = SurgeryForm  # levels normalised, L6 checked against the patient
     inlines = [CheckpointInline]
     actions = ["replan_onto_current_protocol"]
     list_display = ["patient", "procedure", "levels", "performed_at", "surgeon"]

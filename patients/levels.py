@@ -67,8 +67,8 @@ def normalise(text: str) -> str:
     match = _TEXT.fullmatch(text.strip()) if isinstance(text, str) else None
     if match is None:
         raise ValidationError(
-            f"'{text}' is not a spinal level: write a vertebra (L5) or two vertebrae joined "
-            f"by a hyphen (L4-L5, L4-S1), from {_NAMES}.",
+            f"'{_shown(text)}' is not a spinal level: write a vertebra (L5) or two vertebrae "
+            f"joined by a hyphen (L4-L5, L4-S1), from {_NAMES}.",
             code="invalid_level",
         )
     region, number, lower_region, lower_number = match.groups()
@@ -82,6 +82,12 @@ def normalise(text: str) -> str:
             code="invalid_level",
         )
     return f"{upper}-{lower}"
+
+
+def _shown(text: object) -> str:
+    # An error message quotes what was sent, never a whole hostile payload.
+    text = str(text)
+    return text if len(text) <= 20 else f"{text[:20]}..."
 
 
 def _vertebra(text: str, region: str, number: str) -> str:

@@ -256,6 +256,38 @@ class Patient(models.Model):
         """How messages name the patient: MRN and initials, never the name."""
         return f"{self.mrn} ({self.initials})" if self.initials else self.mrn
 
+    def check_lumbar_vertebrae(self, count: int) -> None:
+        """ValidationError naming `lumbar_vertebrae` if changing the stored count to
+        `count` would leave levels naming L6 on a patient without one (levels are never
+        renumbered silently). Call it before assigning the new count."""
+        if self.pk is None or count == 6 or self.lumbar_vertebrae != 6:
+            return
+        if named := self.levels_naming_l6():
+            raise ValidationError(
+                {
+                    "lumbar_vertebrae": f"Levels naming L6 are recorded for this patient "
+                    f"({', '.join(named)}): correct them before recording {count} lumbar "
+                    "vertebrae; levels are never renumbered silently."
+                }
+            )
+
+    def levels_naming_l6(self) -> list[str]:
+        """The recorded levels (surgeries, exam findings) that name L6, sorted: while
+        any is left, the patient cannot go back to five lumbar vertebrae."""
+        named = {
+            level
+            for levels in self.surgeries.values_list("levels", flat=True)
+            for level in levels
+            if "L6" in level.split("-")
+        }
+        # Through the reverse relations: patients does not import imaging.
+        named |= set(
+            Patient.objects.filter(pk=self.pk, exams__findings__level__contains="L6").values_list(
+                "exams__findings__level", flat=True
+            )
+        )
+        return sorted(named)
+
 
 @pghistory.track()
 class PatientIdentifier(models.Model):

@@ -51,6 +51,7 @@ ALERT = code_system("alert-code")
 # The project's own extensions: what the standard resources have no element for.
 EXT_TRANSITIONAL_VARIANT = extension_url("transitional-variant")
 EXT_VERTEBRAL_NUMBERING = extension_url("vertebral-numbering")
+EXT_LUMBAR_VERTEBRAE = extension_url("lumbar-vertebrae")  # valueInteger 5 or 6
 EXT_APPROACH = extension_url("approach")
 EXT_SURGERY = extension_url("surgery")
 EXT_CONTRAST = extension_url("contrast")

@@ -31,6 +31,7 @@ PATIENT_ELEMENTS = {
     "clinic": "",
     "transitional_variant": "extension",
     "vertebral_numbering": "extension",
+    "lumbar_vertebrae": "extension",
 }
 PROCEDURE_ELEMENTS = {
     "patient": "subject",
@@ -133,7 +134,25 @@ def patient(resource: dict) -> dict:
     ):
         if (value := _first(resource, url, "valueString")) is not None:
             data[field] = value
+    if (count := _lumbar_vertebrae(resource)) is not None:
+        data["lumbar_vertebrae"] = count
     return data
+
+
+def _lumbar_vertebrae(resource: dict) -> int | None:
+    found = extensions_of(resource, codes.EXT_LUMBAR_VERTEBRAE)
+    if not found:
+        return None
+    values = [e.get("valueInteger") for e in found]
+    value = values[0] if all(v == values[0] for v in values) else None
+    # A JSON true is not a count, though Python reads it as 1.
+    if isinstance(value, bool) or value not in (5, 6):
+        raise Refusal(
+            f"the extension {codes.EXT_LUMBAR_VERTEBRAE} takes one valueInteger, 5 or 6 "
+            "(6 for a lumbarisation).",
+            "extension",
+        )
+    return value
 
 
 # Procedure

@@ -31,8 +31,9 @@ def patient(row: Patient) -> dict:
 
 
 def _patient_extensions(row: Patient) -> list[dict]:
-    # Shown on top of everything about the patient: level errors come from it.
-    found = []
+    # Shown on top of everything about the patient: level errors come from it. The
+    # count is always sent: a reader must not guess that L6 cannot be a level.
+    found = [extension(codes.EXT_LUMBAR_VERTEBRAE, valueInteger=row.lumbar_vertebrae)]
     if row.transitional_variant:
         found.append(
             extension(codes.EXT_TRANSITIONAL_VARIANT, valueString=row.transitional_variant)

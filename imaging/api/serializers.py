@@ -3,7 +3,7 @@ from rest_framework import serializers
 
 from followup.api.fields import ClinicDateTimeField, WritablePatientField
 from followup.api.records import PatientRecordSerializer
-from patients.api.serializers import LevelField
+from patients.api.serializers import LevelField, check_levels
 
 from ..models import Finding, ImagingExam, Side, View
 from ..vocabulary import VOCABULARY
@@ -73,6 +73,14 @@ class ExamSerializer(PatientRecordSerializer):
         patient = self.validate_record(attrs)
         self._validate_unique(attrs, patient)
         findings = attrs.get("findings") or []
+        levels = [f["level"] for f in findings]
+        kinds = [VOCABULARY[f["code"]].level_kind for f in findings]
+        if errors := check_levels(levels, kinds, patient.lumbar_vertebrae):
+            raise serializers.ValidationError(
+                {"findings": {index: {"level": [f"{findings[index]['code']}: {message}"
+                                                for message in messages]}
+                              for index, messages in errors.items()}}
+            )  # fmt: skip
         sites = [(f["code"], f["level"], f["side"]) for f in findings]
         if len(set(sites)) != len(sites):
             raise serializers.ValidationError(

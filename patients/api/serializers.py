@@ -1,5 +1,6 @@
 from functools import cached_property
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -13,12 +14,13 @@ from followup.api.fields import (
 from followup.api.records import PatientRecordSerializer
 from followup.api.scoping import writable_clinic_ids
 
-from ..levels import validate_level
+from ..levels import LevelKind, check_level, normalise
 from ..models import (
     Assessment,
     Clinic,
     ClinicalEvent,
     Hardware,
+    LumbarVertebrae,
     Patient,
     PatientIdentifier,
     Surgery,
@@ -55,6 +57,12 @@ class PatientSerializer(serializers.ModelSerializer):
         help_text="The clinic's slug. Needed only by staff who work for several clinics.",
     )
     external_ids = ExternalIdSerializer(many=True, required=False)
+    lumbar_vertebrae = serializers.ChoiceField(
+        choices=LumbarVertebrae.choices,
+        required=False,
+        help_text="5, or 6 for a lumbarisation: only then is L6 a level (CLINICAL_RULES §3).",
+        error_messages={"invalid_choice": "Must be 5 or 6 (6 for a lumbarisation), not {input}."},
+    )
 
     class Meta:
         model = Patient
@@ -68,6 +76,7 @@ class PatientSerializer(serializers.ModelSerializer):
             "sex",
             "transitional_variant",
             "vertebral_numbering",
+            "lumbar_vertebrae",
             "external_ids",
             "created_at",
             "updated_at",
@@ -96,6 +105,11 @@ class PatientSerializer(serializers.ModelSerializer):
 
     def validate(self, attrs):
         clinic = attrs["clinic"] = self._clinic(attrs)
+        if self.instance is not None and "lumbar_vertebrae" in attrs:
+            try:  # no level naming L6 may be left on a patient without one
+                self.instance.check_lumbar_vertebrae(attrs["lumbar_vertebrae"])
+            except DjangoValidationError as error:
+                raise serializers.ValidationError(error.message_dict) from None
         others = Patient.objects.filter(clinic=clinic)
         if self.instance is not None:
             others = others.exclude(pk=self.instance.pk)
@@ -144,10 +158,27 @@ class PatientSerializer(serializers.ModelSerializer):
 
 
 class LevelField(serializers.CharField):
-    def __init__(self, **kwargs):
-        kwargs.setdefault("max_length", 7)
-        super().__init__(**kwargs)
-        self.validators.append(validate_level)
+    """A spinal level as people write it (`l4/l5`, `L4-5`), kept in canonical form
+    (`L4-L5`). Whether it fits the patient is checked by the record's serializer."""
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        try:
+            return normalise(value)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.messages) from None
+
+
+def check_levels(levels: list[str], kinds: list[str], lumbar_vertebrae: int) -> dict:
+    """Errors by index for the levels that do not fit their kind or the patient."""
+    errors = {}
+    for index, (level, kind) in enumerate(zip(levels, kinds, strict=True)):
+        if level:
+            try:
+                check_level(level, kind=kind, lumbar_vertebrae=lumbar_vertebrae)
+            except DjangoValidationError as error:
+                errors[index] = error.messages
+    return errors
 
 
 class SurgerySerializer(serializers.ModelSerializer):
@@ -195,6 +226,10 @@ class SurgerySerializer(serializers.ModelSerializer):
                         {"performed_at": "This surgery has an exam from before that time "
                          f"(accession {first_exam.accession_number})."}
                     )  # fmt: skip
+        if "levels" in attrs:
+            kinds = [LevelKind.ANY] * len(attrs["levels"])
+            if errors := check_levels(attrs["levels"], kinds, patient.lumbar_vertebrae):
+                raise serializers.ValidationError({"levels": errors})
         for name in ("levels", "hardware"):
             if name in attrs and len(set(attrs[name])) != len(attrs[name]):
                 raise serializers.ValidationError({name: "An item is listed twice."})
