@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin, messages
+from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -46,10 +47,14 @@ class DefinitionInline(admin.TabularInline):
     def has_delete_permission(self, request, obj=None) -> bool:
         return manages_a_clinic(request)
 
+    # Every number of CLINICAL_RULES §2 and §5 (a work-up's due hours and recommendation
+    # too): a field left off here cannot be edited, and its model validation has no field
+    # to report on.
     fields = [
-        "code", "label", "kind", "opens_day", "due_day", "target_day", "grace_days",
-        "modalities", "required", "overdue_severity", "source",
+        "code", "label", "kind", "opens_day", "due_day", "target_day", "due_hours",
+        "grace_days", "modalities", "required", "overdue_severity", "recommendation", "source",
     ]  # fmt: skip
+    formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2})}}
 
 
 class VersionedAdmin(admin.ModelAdmin):

@@ -28,7 +28,8 @@ class _FormReader(HTMLParser):
                 return
             if kind in ("checkbox", "radio") and "checked" not in attrs:
                 return
-            self.data.setdefault(name, []).append(attrs.get("value", "on"))
+            default = "on" if kind in ("checkbox", "radio") else ""
+            self.data.setdefault(name, []).append(attrs.get("value") or default)
         elif tag == "select" and name:
             self._select, self._select_values, self._first_option = name, [], None
         elif tag == "option" and self._select:
