@@ -126,8 +126,10 @@ def worklist(user) -> dict:
     return {
         "now": now,
         "urgent_alerts": [(a, a.status_at(now)) for a in alerts],
+        # An optional checkpoint is never overdue: it is not a task for anyone.
         "overdue": list(
-            pending.filter(status_filter(CheckpointStatus.OVERDUE, now)).order_by("due_at")[:ROWS]
+            pending.filter(status_filter(CheckpointStatus.OVERDUE, now), required=True)
+            .order_by("due_at")[:ROWS]
         ),
         "workups_due": list(
             pending.filter(unresolved, kind=CheckpointKind.WORKUP, due_at__lte=now + timedelta(1))

@@ -27,10 +27,12 @@ class CheckpointStatus(models.TextChoices):
     PASSED = "passed"  # milestones only
 
 
-# Rows the sweep still has to look at: not satisfied, not waived, not yet alerted.
-PENDING = Q(satisfied_by__isnull=True, waived_at__isnull=True, overdue_since__isnull=True) & ~Q(
-    kind=CheckpointKind.MILESTONE
-)
+# Rows the sweep still has to look at: required, not satisfied, not waived, not yet
+# alerted. An optional checkpoint (its definition's `required` unticked) is planned,
+# matched and shown like any other, but is never overdue.
+PENDING = Q(
+    required=True, satisfied_by__isnull=True, waived_at__isnull=True, overdue_since__isnull=True
+) & ~Q(kind=CheckpointKind.MILESTONE)
 
 
 # Exams and work-ups neither satisfied nor waived: open, overdue or upcoming.
