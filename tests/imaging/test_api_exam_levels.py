@@ -128,8 +128,11 @@ def test_a_span_for_a_joint_finding_is_refused(writer, patient_a):
     assert "more than one joint" in refused_at(writer, body, 0)[0]
 
 
-@pytest.mark.parametrize("code", ["screw_lucency_mm", "periscrew_margin", "screw_fracture",
-                                  "screw_in_canal", "pars_fracture", "vertebral_fracture"])  # fmt: skip
+VERTEBRA_CODES = ["screw_lucency_mm", "periscrew_margin", "screw_fracture", "screw_in_canal",
+                  "pars_fracture", "vertebral_fracture"]  # fmt: skip
+
+
+@pytest.mark.parametrize("code", VERTEBRA_CODES)
 def test_a_joint_for_a_vertebra_finding_is_refused(writer, patient_a, code):
     value = {"screw_lucency_mm": 1.0, "periscrew_margin": "ill_defined"}.get(code, True)
     body = exam(patient_a, finding("vacuum_disc", "L4-L5"), finding(code, "L4-L5", value))

@@ -140,7 +140,8 @@ def test_check_level_refuses_with_a_message(level, kind, lumbar, words):
 def test_the_vocabulary_declares_each_codes_level_kind():
     """CLINICAL_RULES §3: joint findings, vertebra findings, the others any level."""
     joint = {"bridging", "vacuum_disc", "vacuum_facet", "vacuum_spacer_only",
-             "spacer_posterior_distance_mm", "disc_herniation", "adjacent_segment_degeneration"}  # fmt: skip
+             "spacer_posterior_distance_mm", "disc_herniation",
+             "adjacent_segment_degeneration"}  # fmt: skip
     vertebra = {"screw_lucency_mm", "periscrew_margin", "screw_fracture", "screw_in_canal",
                 "pars_fracture", "vertebral_fracture"}  # fmt: skip
     for code, definition in VOCABULARY.items():
