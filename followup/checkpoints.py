@@ -4,6 +4,8 @@ from datetime import datetime
 
 from django.db import transaction
 
+from patients.locks import lock_patients
+
 from .alerts_lifecycle import resolve_checkpoint_alerts
 from .models import Checkpoint, CheckpointKind
 
@@ -16,6 +18,7 @@ class CannotWaive(Exception):
 def waive(checkpoint: Checkpoint, reason: str, user, now: datetime) -> None:
     if checkpoint.kind == CheckpointKind.MILESTONE:
         raise CannotWaive("A milestone is a date, not an exam: it cannot be waived.")
+    lock_patients([checkpoint.patient_id])  # the lock order (patients.locks): patient first
     claimed = Checkpoint.objects.filter(
         pk=checkpoint.pk, waived_at__isnull=True, satisfied_by__isnull=True
     ).update(waived_at=now, waived_by=user, waived_reason=reason, updated_at=now)

@@ -27,10 +27,14 @@ def mark_stale(surgery_ids: Iterable[int | None]) -> None:
     ids = sorted({pk for pk in surgery_ids if pk is not None})
     if not ids:
         return
-    # Locked in id order first, as a refresh batch locks them: an UPDATE alone locks rows
-    # in the order its scan finds them, and two lockers in different orders can deadlock.
+    from patients.locks import lock_patients_of
+
+    # Locked in the lock order (patients.locks), as a refresh batch locks them: their
+    # patients, then the surgeries by id. An UPDATE alone locks rows in the order its scan
+    # finds them, and two lockers in different orders can deadlock.
     in_order = Surgery.objects.filter(pk__in=ids).order_by("pk").select_for_update(no_key=True)
     with transaction.atomic(savepoint=False):
+        lock_patients_of(Surgery.objects.filter(pk__in=ids))
         Surgery.objects.filter(pk__in=in_order.values("pk")).update(followup_stale_since=Now())
     from .tasks import refresh_surgeries  # the tasks module imports this one
 

@@ -16,6 +16,7 @@ from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from patients.locks import lock_patients, patient_id_of
 from patients.models import Patient, Surgery
 
 from .scoping import writable_clinic_ids
@@ -59,6 +60,12 @@ class BulkLookup:
         rows = self._by_patient.get(patient.pk, [])
         index = bisect_right(self._times.get(patient.pk, []), when)
         return rows[index - 1] if index else None
+
+
+def _patient_of(serializer: serializers.BaseSerializer) -> int | None:
+    if serializer.instance is not None:
+        return patient_id_of(serializer.instance)
+    return getattr(serializer.validated_data.get("patient"), "pk", None)
 
 
 def _checked(serializer: serializers.BaseSerializer, validated: dict):
@@ -150,6 +157,8 @@ class BulkMixin:
                     continue
                 seen[key] = index
             valid.append((index, serializer))
+        # The lock order (patients.locks): every patient written to, in id order, first.
+        lock_patients(_patient_of(serializer) for _, serializer in valid)
         saved = self.bulk_save(valid)
         errors += [{"index": s["index"], "errors": {"non_field_errors": [s["error"]]}}
                    for s in saved if "error" in s]  # fmt: skip

@@ -8,8 +8,11 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 
+from patients.locks import lock_patients_of, patient_field
+from patients.models import Patient
+
 from . import idempotency, reads
-from .scoping import readable_clinic_ids
+from .scoping import readable_clinic_ids, writable_clinic_ids
 
 
 class ClinicScopedViewSet(viewsets.GenericViewSet):
@@ -34,7 +37,26 @@ class ClinicScopedViewSet(viewsets.GenericViewSet):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)  # authenticated and allowed first
-        self._idempotency = idempotency.begin(request)
+        self._idempotency = idempotency.begin(request)  # a duplicate waits here, holding nothing
+        if request.method not in SAFE_METHODS:
+            self.lock_patient(request)
+
+    def lock_patient(self, request) -> None:
+        """The patient this write is about is locked first (patients.locks), before the
+        row it changes (`get_queryset`) and before anything is saved."""
+        model = self.get_queryset().model
+        field = patient_field(model)
+        if field is None or field == "pk":  # a patient's own row lock comes first anyway
+            return
+        lookup = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field)
+        data = request.data if lookup is None else {}
+        if lookup is not None and str(lookup).isdecimal():
+            rows = model._base_manager.filter(pk=lookup)
+        elif isinstance(data, dict) and str(data.get("patient", "")).isdecimal():
+            rows = Patient.objects.filter(pk=data["patient"])
+        else:
+            return  # a bulk request locks its patients itself; a bad id is refused later
+        lock_patients_of(rows.filter(clinic_id__in=writable_clinic_ids(request)))
 
     def handle_exception(self, exc):
         if isinstance(exc, idempotency.Replay):

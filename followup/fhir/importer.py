@@ -23,6 +23,7 @@ from followup.api.scoping import writable_clinic_ids
 from imaging.api.serializers import ExamSerializer
 from imaging.models import ImagingExam
 from patients.api.serializers import PatientSerializer, SurgerySerializer
+from patients.locks import lock_patients
 from patients.models import Clinic, Patient, Surgery
 
 from . import codes, readers, search
@@ -79,6 +80,9 @@ class Importer:
         self.issues: list[tuple[int, Issue]] = []  # with the entry's index, to sort them
 
     def run(self) -> None:
+        # The lock order (patients.locks): the patients this Bundle writes to, by id,
+        # before any row is written; saving entry by entry would lock them in its order.
+        lock_patients(self._named_patients())
         # In dependency order: what a resource refers to is saved before it.
         steps = (
             ("Patient", self._patient),
@@ -90,6 +94,23 @@ class Importer:
             for entry in self.entries:
                 if entry.type == resource_type:
                     self._attempt(entry, step)
+
+    def _named_patients(self) -> set[int]:
+        """The ids of the clinic's patients the entries are or refer to."""
+        ids = set()
+        for entry in self.entries:
+            try:
+                if entry.type == "Patient":
+                    found = self._existing_patient(readers.patient(entry.resource))
+                elif subject := (entry.resource.get("subject") or {}).get("reference"):
+                    found = self._local(subject, "Patient", Patient)
+                else:
+                    found = None
+            except Refusal:
+                continue  # refused with its place when the entry itself is imported
+            if found is not None:
+                ids.add(found.pk)
+        return ids
 
     def response(self) -> dict:
         return {
