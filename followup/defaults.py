@@ -126,7 +126,9 @@ WORKUPS = {
                 "MR with 3D T2; contrast only if the herniation looks like the pre-operative "
                 "one and before the gadolinium cutoff (day 183).",
                 "Guide, 'Disc herniation recurrence', Fig. 7; 30 days is a default."),
-        _workup("no_improvement", "No improvement after decompression work-up", ["MR", "XR"],
+        # MR first (§5): a radiograph alone does not answer it. Databases that had ["MR",
+        # "XR"] here got the fix as a new version (migration followup 0011).
+        _workup("no_improvement", "No improvement after decompression work-up", ["MR"],
                 30 * 24, "high",
                 "MR; then upright flexion/extension radiographs if the decompression looks right.",
                 "Guide, 'Insufficient dural sac decompression in LSS'; 30 days is a default."),

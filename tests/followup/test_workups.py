@@ -38,7 +38,7 @@ SECTION_5 = {
     "recurrent_radicular_pain": ({"MR"}, timedelta(days=30), "high",
                                  ["MR with 3D T2", "contrast only if the herniation looks like "
                                   "the pre-operative one"]),
-    "no_improvement": ({"MR", "XR"}, timedelta(days=30), "high",
+    "no_improvement": ({"MR"}, timedelta(days=30), "high",
                        ["MR", "upright flexion/extension radiographs",
                         "if the decompression looks right"]),
 }  # fmt: skip
