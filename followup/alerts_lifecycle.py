@@ -11,7 +11,7 @@ from datetime import datetime
 from django.db.models import Q
 
 from .models import Alert, AlertStatus, Checkpoint
-from .models.alerts import AlertCode
+from .models.alerts import DEADLINE_CODES, AlertCode
 
 ACTIVE = ~Q(status=AlertStatus.RESOLVED)
 
@@ -116,3 +116,46 @@ def resolve_checkpoint_alerts(checkpoints: Sequence[Checkpoint], now: datetime, 
         code__in=[AlertCode.CHECKPOINT_OVERDUE, AlertCode.WORKUP_OVERDUE],
     )
     return auto_resolve(alerts, now, note)
+
+
+# Why an overdue alert's cause is gone, by what became of its checkpoint.
+CHECKPOINT_REMOVED = (
+    "Cause gone: its checkpoint was removed (the surgery was re-planned or its procedure "
+    "corrected, or its clinical event was deleted or withdrawn)."
+)
+SATISFIED = "Satisfied by an exam."
+WAIVED = "Checkpoint waived."
+NOT_OVERDUE = "Re-planned: no longer overdue."
+OPTIONAL = "Cause gone: the checkpoint is optional (its protocol does not require it)."
+
+
+def _gone_because(checkpoint: Checkpoint | None, now: datetime) -> str | None:
+    if checkpoint is None:
+        return CHECKPOINT_REMOVED
+    if checkpoint.satisfied_by_id is not None:
+        return SATISFIED
+    if checkpoint.waived_at is not None:
+        return WAIVED
+    if checkpoint.overdue_at > now:
+        return NOT_OVERDUE
+    if not checkpoint.required:
+        return OPTIONAL
+    return None
+
+
+def reconcile_deadlines(patient_ids: Sequence[int], now: datetime) -> int:
+    """No overdue alert without a live cause: each active `checkpoint_overdue` or
+    `workup_overdue` alert of these patients whose checkpoint is gone, satisfied, waived
+    or no longer past due resolves itself, the note saying which. (A live cause without
+    its alert is the sweep's: it raises one for every pending checkpoint past due.)"""
+    active = (
+        Alert.objects.filter(ACTIVE, patient_id__in=patient_ids, code__in=DEADLINE_CODES)
+        .select_related("checkpoint")
+    )
+    by_note: dict[str, list[int]] = {}
+    for alert in active:
+        if note := _gone_because(alert.checkpoint, now):
+            by_note.setdefault(note, []).append(alert.pk)
+    return sum(
+        auto_resolve(Alert.objects.filter(pk__in=ids), now, note) for note, ids in by_note.items()
+    )

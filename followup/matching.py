@@ -1,12 +1,18 @@
 """Which exam satisfies which checkpoint: one function, whatever the entry path.
 
-CLINICAL_RULES §2: an exam satisfies the earliest unsatisfied checkpoint of its
-surgery whose window contains it and whose modality fits; only when no window
-contains it does it satisfy, late, the earliest overdue checkpoint it fits.
+CLINICAL_RULES §2: an exam satisfies the earliest unsatisfied checkpoint whose window
+contains it and whose modality fits. An exam that falls in no window can only satisfy,
+late, the checkpoint whose window closed most recently before it, if that one is still
+unsatisfied and fits; otherwise it satisfies nothing (a day-150 film is never the
+baseline, a day-430 film is a late fusion assessment).
 
-The assignment is recomputed from all of the surgery's exams in time order, so the
-result never depends on the order in which exams arrived, and running it twice
-changes nothing.
+Several surgeries: an exam answers the checkpoints of every surgery of the patient it
+comes after (and of its own surgery, which a film dated the surgery day belongs to),
+by the same rule applied per surgery. So matching is done per patient.
+
+The assignment is recomputed from all of the patient's exams in time order (ties
+broken by accession number, a natural key), so the result never depends on the order
+in which exams arrived, and running it twice changes nothing.
 """
 
 from collections import defaultdict
@@ -19,7 +25,6 @@ from django.db import transaction
 from imaging.models import ImagingExam
 from patients.models import Surgery
 
-from .alerts_lifecycle import resolve_checkpoint_alerts
 from .models import Checkpoint, CheckpointKind
 
 
@@ -29,22 +34,40 @@ class Match:
     late: bool
 
 
+def in_time_order(exams: Iterable[ImagingExam]) -> list[ImagingExam]:
+    """Exams oldest first; two at the same time in accession order, whatever their ids."""
+    return sorted(exams, key=lambda e: (e.performed_at, e.accession_number, e.pk))
+
+
+def counts_for(exam: ImagingExam, surgery: Surgery) -> bool:
+    """An exam answers a surgery it belongs to or comes after (CLINICAL_RULES §2)."""
+    return exam.surgery_id == surgery.pk or exam.performed_at >= surgery.performed_at
+
+
 def assign(checkpoints: Iterable[Checkpoint], exams: Iterable[ImagingExam]) -> dict[int, Match]:
-    """Pure: checkpoint id -> the exam that satisfies it."""
-    candidates = sorted(
-        (c for c in checkpoints if c.kind == CheckpointKind.EXAM and c.waived_at is None),
-        key=lambda c: (c.opens_at, c.due_at, c.pk),
+    """Pure: checkpoint id -> the exam that satisfies it, for one surgery's checkpoints."""
+    windows = sorted(
+        (c for c in checkpoints if c.kind == CheckpointKind.EXAM),
+        key=lambda c: (c.opens_at, c.due_at, c.code),
     )
     matches: dict[int, Match] = {}
-    for exam in sorted(exams, key=lambda e: (e.performed_at, e.pk)):
-        fitting = [c for c in candidates if c.pk not in matches and exam.modality in c.modalities]
-        inside = [c for c in fitting if c.opens_at <= exam.performed_at < c.due_at]
+
+    def free(c: Checkpoint, exam: ImagingExam) -> bool:
+        return c.waived_at is None and c.pk not in matches and exam.modality in c.modalities
+
+    for exam in in_time_order(exams):
+        at = exam.performed_at
+        inside = [c for c in windows if c.opens_at <= at < c.due_at]
         if inside:
-            matches[inside[0].pk] = Match(exam.pk, late=False)
+            fitting = next((c for c in inside if free(c, exam)), None)
+            if fitting is not None:
+                matches[fitting.pk] = Match(exam.pk, late=False)
             continue
-        overdue = [c for c in fitting if c.due_at <= exam.performed_at]
-        if overdue:
-            matches[overdue[0].pk] = Match(exam.pk, late=True)
+        closed = [c for c in windows if c.due_at <= at]
+        if closed:
+            last = max(closed, key=lambda c: (c.due_at, c.opens_at, c.code))
+            if free(last, exam):
+                matches[last.pk] = Match(exam.pk, late=True)
     return matches
 
 
@@ -52,10 +75,10 @@ def assign_workups(workups: Iterable[Checkpoint], exams: Iterable[ImagingExam]) 
     """Pure: each work-up gets the first fitting exam done after its event (late if after
     the due time). Work-ups are answered independently of the protocol's checkpoints: the
     CT that answers a new radicular pain can also be the bridging film."""
-    exams = sorted(exams, key=lambda e: (e.performed_at, e.pk))
+    exams = in_time_order(exams)
     used: set[int] = set()
     matches: dict[int, Match] = {}
-    for workup in sorted(workups, key=lambda c: (c.opens_at, c.pk)):
+    for workup in sorted(workups, key=lambda c: (c.opens_at, c.code, c.pk)):
         if workup.waived_at is not None:
             continue
         for exam in exams:
@@ -70,41 +93,43 @@ def assign_workups(workups: Iterable[Checkpoint], exams: Iterable[ImagingExam]) 
 
 @transaction.atomic
 def rematch(surgery: Surgery, now: datetime) -> None:
-    rematch_many([surgery], now)
+    rematch_many(list(Surgery.objects.filter(patient_id=surgery.patient_id)), now)
 
 
 @transaction.atomic
 def rematch_many(surgeries: Sequence[Surgery], now: datetime) -> None:
-    """`rematch` for many surgeries in a fixed number of queries."""
+    """Match every exam of these surgeries' patients, in a fixed number of queries.
+
+    `surgeries` must hold all the surgeries of their patients (the refresh loads them so).
+    """
     checkpoints, exams = defaultdict(list), defaultdict(list)
     for checkpoint in Checkpoint.objects.filter(
         surgery__in=surgeries, kind__in=[CheckpointKind.EXAM, CheckpointKind.WORKUP]
     ):
         checkpoints[checkpoint.surgery_id].append(checkpoint)
-    for exam in ImagingExam.objects.filter(surgery__in=surgeries).only(
-        "id", "surgery_id", "performed_at", "modality"
-    ):
-        exams[exam.surgery_id].append(exam)
+    for exam in ImagingExam.objects.filter(
+        patient_id__in={s.patient_id for s in surgeries}
+    ).only("id", "patient_id", "surgery_id", "performed_at", "modality", "accession_number"):
+        exams[exam.patient_id].append(exam)
 
-    changed, newly_satisfied = [], []
+    workups, changed = defaultdict(list), []
+    matches: dict[int, Match] = {}
     for surgery in surgeries:
         mine = checkpoints[surgery.pk]
-        matches = assign([c for c in mine if c.kind == CheckpointKind.EXAM], exams[surgery.pk])
-        matches |= assign_workups(
-            [c for c in mine if c.kind == CheckpointKind.WORKUP], exams[surgery.pk]
-        )
-        for checkpoint in mine:
-            match = matches.get(checkpoint.pk)
-            wanted = (match.exam_id, match.late) if match else (None, False)
-            if (checkpoint.satisfied_by_id, checkpoint.late) == wanted:
-                continue
-            was_satisfied = checkpoint.satisfied_by_id is not None
-            checkpoint.satisfied_by_id, checkpoint.late = wanted
-            if match and not was_satisfied:
-                newly_satisfied.append(checkpoint)
-            if match is None:
-                # Un-matched (exam deleted or re-dated): the sweep must look at it again.
-                checkpoint.overdue_since = None
-            changed.append(checkpoint)
+        answering = [e for e in exams[surgery.patient_id] if counts_for(e, surgery)]
+        matches |= assign(mine, answering)
+        workups[surgery.patient_id] += [c for c in mine if c.kind == CheckpointKind.WORKUP]
+    for patient_id, theirs in workups.items():
+        matches |= assign_workups(theirs, exams[patient_id])
+
+    for checkpoint in (c for mine in checkpoints.values() for c in mine):
+        match = matches.get(checkpoint.pk)
+        wanted = (match.exam_id, match.late) if match else (None, False)
+        if (checkpoint.satisfied_by_id, checkpoint.late) == wanted:
+            continue
+        checkpoint.satisfied_by_id, checkpoint.late = wanted
+        if match is None:
+            # Un-matched (exam moved or re-dated): the sweep must look at it again.
+            checkpoint.overdue_since = None
+        changed.append(checkpoint)
     Checkpoint.objects.bulk_update(changed, ["satisfied_by", "late", "overdue_since"])
-    resolve_checkpoint_alerts(newly_satisfied, now, "Satisfied by an exam.")

@@ -3,12 +3,26 @@
 Back pain (NRS) that fell to the pain-free level or below and later rose by the
 recurrence rise or more, at least `recurrence_min_days` after surgery, is a
 recurrence. A new recurrence needs a new pain-free interval first, so one
-recurrence is found once, not at every later assessment.
+recurrence is found once, not at every later assessment. The detected event lives
+only while the scores show the pattern.
 """
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+from patients.models import (
+    Assessment,
+    ClinicalEvent,
+    EventCode,
+    EventSource,
+    ProcedureFamily,
+    Surgery,
+)
+
+from .alerts_lifecycle import auto_resolve
+from .models import Alert, Checkpoint, Thresholds
+from .schedule import day_of
 
 
 @dataclass(frozen=True)
@@ -42,51 +56,64 @@ def recurrences(
     return found
 
 
-def detect(surgery, limits) -> int:
-    """Record a `pain_recurrence` event for each recurrence not yet recorded (fusions only)."""
-    return detect_many([surgery], {surgery.clinic_id: limits})
+WITHDRAWN = "Withdrawn: the pain scores no longer show a pain-free interval followed by recurrence."
 
 
-def detect_many(surgeries, limits_by_clinic: dict) -> int:
-    """`detect` for many surgeries in a fixed number of queries."""
-    from patients.models import Assessment, ClinicalEvent, EventCode, EventSource, ProcedureFamily
-
-    from .schedule import day_of
-
+def detect_many(surgeries: Sequence[Surgery], thresholds: dict[int, Thresholds], now) -> int:
+    """Keep the detected `pain_recurrence` events of these fusions in step with their
+    scores, in a fixed number of queries: one event per recurrence the scores show, and a
+    detected event the scores no longer show is withdrawn (deleted, its work-up with it,
+    its overdue alert resolved with that reason). Events staff recorded are never touched.
+    `thresholds` are each surgery's, by surgery id. Returns how many events were added."""
     fusions = [s for s in surgeries if s.family == ProcedureFamily.FUSION]
-    if not fusions:
-        return 0
     assessments = defaultdict(dict)
     for a in Assessment.objects.filter(surgery__in=fusions, nrs_back__isnull=False).only(
         "pk", "surgery_id", "assessed_at", "nrs_back"
     ):
         assessments[a.surgery_id][a.pk] = a
+    detected = {
+        (e.relief_assessment_id, e.recurrence_assessment_id): e.pk
+        for e in ClinicalEvent.objects.filter(
+            surgery__in=surgeries, source=EventSource.DETECTED, code=EventCode.PAIN_RECURRENCE
+        )
+    }
     events = []
     for surgery in fusions:
-        limits, mine = limits_by_clinic[surgery.clinic_id], assessments[surgery.pk]
+        limits, mine = thresholds[surgery.pk], assessments[surgery.pk]
         found = recurrences(
             (Score(a.pk, day_of(surgery, a.assessed_at), a.nrs_back) for a in mine.values()),
             pain_free=limits.pain_free_nrs,
             rise=limits.recurrence_rise_nrs,
             min_day=limits.recurrence_min_days,
         )
-        events += [
-            ClinicalEvent(
-                clinic_id=surgery.clinic_id,
-                patient_id=surgery.patient_id,
-                surgery=surgery,
-                code=EventCode.PAIN_RECURRENCE,
-                occurred_at=mine[r.recurrence].assessed_at,
-                source=EventSource.DETECTED,
-                relief_assessment_id=r.relief,
-                recurrence_assessment_id=r.recurrence,
-                notes=(
-                    f"Back pain NRS {mine[r.relief].nrs_back} then "
-                    f"{mine[r.recurrence].nrs_back}: pain-free interval followed by recurrence."
-                ),
-            )
-            for r in found
-        ]
+        for r in found:
+            if detected.pop((r.relief, r.recurrence), None) is None:
+                events.append(_event(surgery, mine[r.relief], mine[r.recurrence]))
+    if detected:
+        _withdraw(list(detected.values()), now)
     # bulk_create: no signal (this runs inside the refresh it would trigger); a recurrence
     # already recorded is skipped by the unique constraint on its assessment.
     return len(ClinicalEvent.objects.bulk_create(events, ignore_conflicts=True))
+
+
+def _event(surgery: Surgery, relief: Assessment, recurrence: Assessment) -> ClinicalEvent:
+    return ClinicalEvent(
+        clinic_id=surgery.clinic_id,
+        patient_id=surgery.patient_id,
+        surgery=surgery,
+        code=EventCode.PAIN_RECURRENCE,
+        occurred_at=recurrence.assessed_at,
+        source=EventSource.DETECTED,
+        relief_assessment=relief,
+        recurrence_assessment=recurrence,
+        notes=(
+            f"Back pain NRS {relief.nrs_back} then {recurrence.nrs_back}: pain-free interval "
+            "followed by recurrence."
+        ),
+    )
+
+
+def _withdraw(event_ids: list[int], now) -> None:
+    workups = Checkpoint.objects.filter(event__in=event_ids)
+    auto_resolve(Alert.objects.filter(checkpoint__in=workups), now, WITHDRAWN)
+    ClinicalEvent.objects.filter(pk__in=event_ids).delete()

@@ -1,8 +1,9 @@
-"""Keeping a surgery's follow-up up to date after any change that touches it.
+"""Keeping a patient's follow-up up to date after any change that touches it.
 
 A change marks the surgery stale in its own transaction and nudges a task after
-commit. The task plans and matches, then clears the mark. If the nudge is lost
-(Redis down, worker killed), the mark stays and the sweep does the work.
+commit. The task refreshes the surgery's patient (all of their surgeries: CLINICAL_RULES
+§2, "Several surgeries"), then clears the marks. If the nudge is lost (Redis down,
+worker killed), the mark stays and the sweep does the work.
 """
 
 import logging
@@ -14,9 +15,9 @@ from functools import partial
 from django.db import transaction
 from django.db.models.functions import Now
 
-from patients.models import Surgery
+from patients.models import Patient, Surgery
 
-from . import evaluation, matching, recurrence, schedule
+from . import alerts_lifecycle, evaluation, matching, recurrence, schedule
 
 log = logging.getLogger(__name__)
 
@@ -59,34 +60,47 @@ def nudge(task, *args) -> None:
 
 
 def refresh(surgery_id: int, now: datetime, *, onto_current: bool = False) -> bool:
-    """Plan, match and evaluate one surgery; returns False when it no longer exists."""
-    return refresh_many([surgery_id], now, onto_current=onto_current) == 1
+    """Plan, match and evaluate one surgery's patient; False when the surgery is gone.
+    `onto_current` moves this surgery onto the current protocol and thresholds."""
+    return refresh_many([surgery_id], now, onto_current=onto_current) > 0
 
 
 def refresh_many(surgery_ids: Iterable[int], now: datetime, *, onto_current: bool = False) -> int:
-    """`refresh` for many surgeries at once, in one transaction and a fixed number of
-    queries (a bulk ingest touches hundreds); returns how many still exist."""
+    """Refresh the patients of these surgeries, all of their surgeries together (an exam
+    answers every surgery it comes after; findings are judged against the surgery that
+    operated their level), in one transaction and a fixed number of queries. Returns how
+    many of these surgeries still exist.
+
+    Locks in the documented order: the patients in id order, then their surgeries in id
+    order, then the rows the steps touch.
+    """
+    asked = set(surgery_ids)
     with transaction.atomic():
+        patient_ids = Surgery.objects.filter(pk__in=asked).values("patient_id")
+        patients = Patient.objects.filter(pk__in=patient_ids).order_by("pk")
+        list(patients.select_for_update(no_key=True).values_list("pk", flat=True))
         surgeries = list(
             Surgery.objects.select_for_update(no_key=True, of=("self",))
-            .select_related("clinic", "protocol")
-            .filter(pk__in=list(surgery_ids))
-            .order_by("pk")  # locks taken in one order: two batches cannot deadlock
+            .select_related("clinic", "protocol", "patient")
+            .filter(patient_id__in=patient_ids)
+            .order_by("pk")
         )
         if not surgeries:
             return 0
-        limits = evaluation.current_limits(surgeries)
-        schedule.plan_many(surgeries, now, onto_current=onto_current)
-        recurrence.detect_many(surgeries, limits)
+        thresholds = evaluation.pinned_thresholds(surgeries)
+        schedule.plan_many(surgeries, now, onto_current=asked if onto_current else ())
+        recurrence.detect_many(surgeries, thresholds, now)
         schedule.plan_workups_many(surgeries, now)
         matching.rematch_many(surgeries, now)
-        evaluation.evaluate_many(surgeries, now, limits)
+        evaluation.evaluate_many(surgeries, now, thresholds)
+        alerts_lifecycle.reconcile_deadlines([s.patient_id for s in surgeries], now)
         # Cleared only if nothing marked it again meanwhile.
         seen = defaultdict(list)
         for surgery in surgeries:
             seen[surgery.followup_stale_since].append(surgery.pk)
         for mark, ids in seen.items():
-            Surgery.objects.filter(pk__in=ids, followup_stale_since=mark).update(
-                followup_stale_since=None
-            )
-        return len(surgeries)
+            if mark is not None:
+                Surgery.objects.filter(pk__in=ids, followup_stale_since=mark).update(
+                    followup_stale_since=None
+                )
+        return sum(1 for surgery in surgeries if surgery.pk in asked)

@@ -1,8 +1,9 @@
 """The findings rules of CLINICAL_RULES §4: small pure functions and their registry.
 
-Each rule takes a `Context` (the surgery, this exam and its findings, the surgery's
-earlier exams, the baseline film, the day since surgery and the clinic's thresholds)
-and yields the alerts it finds. Nothing here touches the database: `evaluation.py`
+Each rule takes a `Context` (one surgery, this exam with the findings judged against
+that surgery, the patient's other exams, the surgery's baseline film, the day since
+that surgery and its pinned thresholds) and yields the alerts it finds. Nothing here
+touches the database: `evaluation.py`
 builds the contexts and stores what the rules return. Adding a rule is adding one
 function with `@rule` and its test module.
 """
@@ -11,8 +12,6 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-
-from patients.levels import vertebrae_of
 
 from .models.alerts import Severity
 
@@ -46,11 +45,12 @@ class ExamFacts:
     def all(self, code: str) -> list[Fact]:
         return [fact for fact in self.findings if fact.code == code]
 
-    def first(self, code: str, level: str = "") -> Fact | None:
-        for fact in self.findings:
-            if fact.code == code and (not level or fact.level == level):
-                return fact
-        return None
+    def first(self, code: str) -> Fact | None:
+        return next((fact for fact in self.findings if fact.code == code), None)
+
+    def at(self, code: str, level: str) -> Fact | None:
+        """The finding of this code at exactly this (normalised) level."""
+        return next((f for f in self.findings if f.code == code and f.level == level), None)
 
     def shows(self, code: str) -> list[Fact]:
         """The boolean findings of this code that are present."""
@@ -64,8 +64,10 @@ class Limits:
     screw_lucency_mm: Decimal = Decimal("2")
     spacer_min_distance_mm: Decimal = Decimal("2")
     spacer_migration_mm: Decimal = Decimal("2")
-    early_changes_days: int = 183
-    gadolinium_cutoff_days: int = 183
+    # Days of the surgery's protocol milestones `early_changes_end` and
+    # `gadolinium_cutoff`; None where its protocol has no such milestone.
+    early_changes_days: int | None = 183
+    gadolinium_cutoff_days: int | None = 183
     delayed_fusion_days: int = 270
     fusion_expected_days: int = 365
     pi_ll_mismatch_deg: Decimal = Decimal("10")
@@ -81,31 +83,56 @@ class SurgeryFacts:
     family: str  # fusion, disc_surgery, none
     levels: tuple[str, ...] = ()
     hardware: tuple[str, ...] = ()
+    # The joints (`L4-L5`) its levels span, and the vertebrae they cover (normalised;
+    # see evaluation.surgery_facts). `L3-L5` spans the joints L3-L4 and L4-L5.
+    joints: tuple[str, ...] = ()
+    vertebrae: tuple[str, ...] = ()
+
+    @property
+    def is_fusion(self) -> bool:
+        return self.family == "fusion"
+
+    @property
+    def single_joint(self) -> str:
+        """Its one joint, where it operated exactly one; else "" (CLINICAL_RULES §3)."""
+        return self.joints[0] if len(self.joints) == 1 else ""
 
     def fused(self, level: str) -> bool:
-        """Does the finding's joint lie inside one fused span? (No level: the operated one.)
+        """Does this fusion hold the finding's joint? (No level: a joint it operated.)
 
         After an L4-L5 fusion the L3-L4 and L5-S1 discs still move; after L3-L5 both
         L3-L4 and L4-L5 are fused.
         """
+        if not self.is_fusion:
+            return False
         if not level or not self.levels:
             return True
-        joint = set(vertebrae_of(level))
-        return any(joint <= set(vertebrae_of(span)) for span in self.levels)
+        return level in self.joints
 
 
 @dataclass(frozen=True)
 class Context:
+    """One exam seen from one surgery of the patient (CLINICAL_RULES §2, "Several
+    surgeries"): its own surgery, or an earlier one that operated the level of some of
+    its findings. `exam.findings` holds the findings judged against this surgery."""
+
     surgery: SurgeryFacts
     exam: ExamFacts
-    earlier: tuple[ExamFacts, ...] = ()  # the surgery's exams before this one, oldest first
-    baseline: ExamFacts | None = None  # the reference film (see evaluation.baseline_of)
-    baseline_checkpoint_exam: int | None = None  # the exam that satisfied baseline_film
+    earlier: tuple[ExamFacts, ...] = ()  # the patient's exams before this one, oldest first
+    # The film that satisfied this surgery's `baseline_film` (only ever an early film).
+    baseline: ExamFacts | None = None
     limits: Limits = field(default_factory=Limits)
     # The patient's (time, dose) of every exam, all surgeries, for the dose rule.
     patient_doses: tuple[tuple[datetime, Decimal], ...] = ()
-    # The surgery's other exams after this one, for rules that look around the exam.
+    # The patient's other exams after this one, for rules that look around the exam.
     later: tuple[ExamFacts, ...] = ()
+    # Is this the exam's own surgery? Rules about the exam as a whole run there only.
+    own: bool = True
+    # The due time of this surgery's `baseline_film` while it is neither satisfied nor
+    # waived; None otherwise (or when its protocol has no baseline film).
+    baseline_due: datetime | None = None
+    # The patient's fusions done before the exam (this surgery too, if it is one).
+    fusions: tuple[SurgeryFacts, ...] = ()
 
     @property
     def day(self) -> int:
@@ -113,7 +140,11 @@ class Context:
 
     @property
     def is_fusion(self) -> bool:
-        return self.surgery.family == "fusion"
+        return self.surgery.is_fusion
+
+
+# Causes about the patient as a whole: one alert per patient, whatever the surgeries.
+PATIENT_CODES = frozenset({"cumulative_dose"})
 
 
 @dataclass(frozen=True)
@@ -151,18 +182,12 @@ def _number(value: object) -> Decimal:
 
 @rule
 def baseline_missing(ctx: Context) -> Iterator[Raised]:
-    """A later fusion film with nothing earlier to compare it with.
-
-    The reference is the exam that satisfied `baseline_film`, else the earliest
-    post-operative film; a film that is its own reference without being the baseline
-    has nothing to be compared with.
-    """
-    if not ctx.is_fusion or ctx.exam.modality not in FILMS:
+    """The baseline window has closed with no baseline film (not waived), and a later
+    fusion film has nothing to be compared with. The early CT in an open window, or a
+    film after staff waived the baseline, raise nothing."""
+    if not ctx.is_fusion or ctx.exam.modality not in FILMS or ctx.baseline_due is None:
         return
-    reference = ctx.baseline
-    if reference is not None and (
-        reference.id != ctx.exam.id or ctx.exam.id == ctx.baseline_checkpoint_exam
-    ):
+    if ctx.exam.performed_at < ctx.baseline_due:
         return
     yield Raised(
         "baseline_missing",
@@ -230,11 +255,17 @@ def pseudarthrosis_suspected(ctx: Context) -> Iterator[Raised]:
 
 @rule
 def micromotion(ctx: Context) -> Iterator[Raised]:
-    if not ctx.is_fusion:
-        return
+    """Gas at a joint fused by any of the patient's fusions done before the exam; without
+    a level, at a joint of this surgery's fusion."""
+    fusions = ctx.fusions or (ctx.surgery,)
     for code in ("vacuum_disc", "vacuum_facet"):
         for fact in ctx.exam.shows(code):
-            if ctx.surgery.fused(fact.level):
+            fused = (
+                any(fusion.fused(fact.level) for fusion in fusions)
+                if fact.level
+                else ctx.surgery.fused("")
+            )
+            if fused:
                 yield Raised(
                     "micromotion",
                     Severity.HIGH,
@@ -295,7 +326,11 @@ def spacer_migration(ctx: Context) -> Iterator[Raised]:
     if baseline is None or baseline.id == ctx.exam.id:
         return
     for fact in ctx.exam.all("spacer_posterior_distance_mm"):
-        reference = baseline.first("spacer_posterior_distance_mm", fact.level)
+        # A value without a level on a multi-level fusion is at an unknown level: it is
+        # never compared (a single-level one was given its level by the evaluation).
+        if not fact.level and len(ctx.surgery.joints) > 1:
+            continue
+        reference = baseline.at("spacer_posterior_distance_mm", fact.level)
         if reference is None:
             continue
         moved = abs(_number(fact.value) - _number(reference.value))
@@ -350,7 +385,8 @@ def pseudomeningocele(ctx: Context) -> Iterator[Raised]:
 
 @rule
 def radiculitis_possible(ctx: Context) -> Iterator[Raised]:
-    if ctx.day < ctx.limits.early_changes_days:
+    early = ctx.limits.early_changes_days
+    if early is not None and ctx.day < early:
         return  # root enhancement is an expected change in the first months
     for fact in ctx.exam.shows("root_enhancement"):
         yield Raised(
@@ -378,7 +414,8 @@ def contrast_needed(ctx: Context) -> Iterator[Raised]:
     exam = ctx.exam
     if exam.modality != "MR" or exam.contrast != "none":
         return
-    if ctx.day >= ctx.limits.gadolinium_cutoff_days:
+    cutoff = ctx.limits.gadolinium_cutoff_days
+    if cutoff is None or ctx.day >= cutoff:
         return
     for fact in exam.all("disc_herniation"):
         if fact.value == "similar_to_preop":
@@ -393,9 +430,10 @@ def contrast_needed(ctx: Context) -> Iterator[Raised]:
 
 @rule
 def gadolinium_low_value(ctx: Context) -> Iterator[Raised]:
-    exam = ctx.exam
-    late = ctx.day > ctx.limits.gadolinium_cutoff_days
-    if exam.modality == "MR" and exam.contrast == "gadolinium" and late:
+    exam, cutoff = ctx.exam, ctx.limits.gadolinium_cutoff_days
+    if not ctx.own or cutoff is None:
+        return  # no cutoff: only discectomy, decompression and fusion have one
+    if exam.modality == "MR" and exam.contrast == "gadolinium" and ctx.day > cutoff:
         yield Raised(
             "gadolinium_low_value",
             Severity.INFO,
@@ -463,6 +501,8 @@ def sagittal_malalignment(ctx: Context) -> Iterator[Raised]:
 
 @rule
 def cumulative_dose(ctx: Context) -> Iterator[Raised]:
+    if not ctx.own:
+        return
     since = ctx.exam.performed_at - timedelta(days=ctx.limits.dose_window_days)
     total = sum(
         (dose for at, dose in ctx.patient_doses if since < at <= ctx.exam.performed_at),
@@ -480,7 +520,7 @@ def cumulative_dose(ctx: Context) -> Iterator[Raised]:
 @rule
 def modality_mismatch(ctx: Context) -> Iterator[Raised]:
     """An MR alone where the question is hardware or fusion: MR never shows hardware."""
-    if ctx.exam.modality != "MR" or not (ctx.is_fusion or ctx.surgery.hardware):
+    if not ctx.own or ctx.exam.modality != "MR" or not (ctx.is_fusion or ctx.surgery.hardware):
         return
     span = timedelta(days=ctx.limits.modality_mismatch_days)
     around = (*ctx.earlier, *ctx.later)

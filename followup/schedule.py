@@ -6,7 +6,7 @@ time zones east or west of UTC fall where a person expects them.
 """
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -17,7 +17,7 @@ from django.utils import timezone
 from patients.models import ClinicalEvent, Surgery
 
 from .alerts_lifecycle import resolve_checkpoint_alerts
-from .models import Checkpoint, CheckpointDefinition, CheckpointKind, Protocol
+from .models import Checkpoint, CheckpointDefinition, CheckpointKind, Protocol, Thresholds
 from .models.protocols import ProtocolFamily
 
 
@@ -54,37 +54,48 @@ def window(definition: CheckpointDefinition, performed_at: datetime, zone: ZoneI
     )
 
 
-def _set_protocols(surgeries: Sequence[Surgery], onto_current: bool) -> None:
-    """A surgery keeps the version it was planned with; a new one (or a surgery moved onto
-    the current version) gets the clinic's current version of its family."""
+def _set_protocols(surgeries: Sequence[Surgery], onto_current: Container[int]) -> None:
+    """A surgery keeps the versions it was planned with; a new one (or a surgery moved onto
+    the current versions: its id in `onto_current`) gets the clinic's current version of
+    its family's protocol, and of the thresholds (CLINICAL_RULES §4, "Numbers are pinned")."""
     current: dict[tuple[str, int], Protocol | None] = {}
+    in_force: dict[int, Thresholds | None] = {}
     changed = []
     for surgery in surgeries:
+        before = (surgery.protocol_id, surgery.thresholds_id)
+        if surgery.thresholds_id is None or surgery.pk in onto_current:
+            if surgery.clinic_id not in in_force:
+                found = Thresholds.objects.current(surgery.clinic_id)
+                in_force[surgery.clinic_id] = found if found.pk else None  # an emptied table
+            surgery.thresholds = in_force[surgery.clinic_id]
         kept = surgery.protocol
-        if kept is not None and kept.family == surgery.family and not onto_current:
-            continue
-        key = (surgery.family, surgery.clinic_id)
-        if key not in current:
-            current[key] = Protocol.objects.current(*key)
-        if surgery.protocol_id != (current[key] and current[key].pk):
+        if kept is None or kept.family != surgery.family or surgery.pk in onto_current:
+            key = (surgery.family, surgery.clinic_id)
+            if key not in current:
+                current[key] = Protocol.objects.current(*key)
             surgery.protocol = current[key]
+        if (surgery.protocol_id, surgery.thresholds_id) != before:
             changed.append(surgery)
-    Surgery.objects.bulk_update(changed, ["protocol"])
-
-
-def _open(checkpoint: Checkpoint) -> bool:
-    return checkpoint.satisfied_by_id is None and checkpoint.waived_at is None
+    Surgery.objects.bulk_update(changed, ["protocol", "thresholds"])
 
 
 @transaction.atomic
 def plan(surgery: Surgery, now: datetime, *, onto_current: bool = False) -> None:
-    """Create, move or remove the surgery's checkpoints; satisfied or waived ones stay."""
-    plan_many([surgery], now, onto_current=onto_current)
+    """Create, move or remove the surgery's checkpoints."""
+    plan_many([surgery], now, onto_current={surgery.pk} if onto_current else ())
 
 
 @transaction.atomic
-def plan_many(surgeries: Sequence[Surgery], now: datetime, *, onto_current: bool = False) -> None:
-    """`plan` for many surgeries in a fixed number of queries."""
+def plan_many(
+    surgeries: Sequence[Surgery], now: datetime, *, onto_current: Container[int] = ()
+) -> None:
+    """`plan` for many surgeries in a fixed number of queries.
+
+    A surgery's checkpoints are a function of its date and pinned protocol: a checkpoint
+    the protocol no longer has goes (satisfied or waived too: the exam and the waiver's
+    trail stay), and every window follows the surgery's date. The overdue alerts this
+    leaves without a cause are resolved by `alerts_lifecycle.reconcile_deadlines`.
+    """
     _set_protocols(surgeries, onto_current)
     definitions = defaultdict(list)
     for definition in CheckpointDefinition.objects.filter(
@@ -97,22 +108,20 @@ def plan_many(surgeries: Sequence[Surgery], now: datetime, *, onto_current: bool
     ):
         existing[checkpoint.surgery_id][checkpoint.code] = checkpoint
 
-    gone, to_create, to_update, moved_out_of_overdue = [], [], [], []
+    gone, to_create, to_update = [], [], []
     for surgery in surgeries:
         wanted = {d.code: d for d in definitions[surgery.protocol_id]}
         mine = existing[surgery.pk]
-        gone += [c.pk for code, c in mine.items() if code not in wanted and _open(c)]
+        gone += [c.pk for code, c in mine.items() if code not in wanted]
         zone = surgery.clinic.zone
         for code, definition in wanted.items():
             span = window(definition, surgery.performed_at, zone)
             checkpoint = mine.get(code)
             if checkpoint is None:
                 to_create.append(_new_checkpoint(surgery, definition, span))
-            elif _open(checkpoint) and _moved(checkpoint, definition, span):
+            elif _moved(checkpoint, definition, span):
                 _apply(checkpoint, definition, span)
-                if checkpoint.overdue_since and checkpoint.overdue_at > now:
-                    checkpoint.overdue_since = None
-                    moved_out_of_overdue.append(checkpoint)
+                _not_overdue_yet(checkpoint, now)
                 to_update.append(checkpoint)
     Checkpoint.objects.filter(pk__in=gone).delete()
     Checkpoint.objects.bulk_create(to_create)
@@ -121,7 +130,12 @@ def plan_many(surgeries: Sequence[Surgery], now: datetime, *, onto_current: bool
         ["definition", "label", "opens_at", "due_at", "overdue_at", "modalities", "required",
          "overdue_severity", "overdue_since"],
     )  # fmt: skip
-    resolve_checkpoint_alerts(moved_out_of_overdue, now, "Re-planned: no longer overdue.")
+
+
+def _not_overdue_yet(checkpoint: Checkpoint, now: datetime) -> None:
+    """A deadline moved into the future: the sweep must look at it again when it passes."""
+    if checkpoint.overdue_since and checkpoint.overdue_at > now:
+        checkpoint.overdue_since = None
 
 
 def _new_checkpoint(surgery: Surgery, definition: CheckpointDefinition, span: Window):
@@ -165,7 +179,7 @@ def workup_window(definition: CheckpointDefinition, occurred_at: datetime) -> Wi
 
 @transaction.atomic
 def plan_workups(surgery: Surgery, now: datetime) -> None:
-    """One work-up per clinical event of the surgery; an open one follows its event's time."""
+    """One work-up per clinical event of the surgery, its window following the event's time."""
     plan_workups_many([surgery], now)
 
 
@@ -191,7 +205,7 @@ def plan_workups_many(surgeries: Sequence[Surgery], now: datetime) -> None:
             del existing[checkpoint.event_id]
     by_pk = {surgery.pk: surgery for surgery in surgeries}
     definitions = _WorkupDefinitions()
-    to_create, to_update, moved_out_of_overdue = [], [], []
+    to_create, to_update = [], []
     for event in events:
         surgery = by_pk[event.surgery_id]
         checkpoint = existing.get(event.pk)
@@ -206,17 +220,14 @@ def plan_workups_many(surgeries: Sequence[Surgery], now: datetime) -> None:
             _apply(checkpoint, definition, workup_window(definition, event.occurred_at))
             checkpoint.recommendation = definition.recommendation
             to_create.append(checkpoint)
-        elif _open(checkpoint):
+        else:
             span = workup_window(checkpoint.definition, event.occurred_at)
             if (checkpoint.opens_at, checkpoint.due_at) != (span.opens_at, span.due_at):
                 _apply(checkpoint, checkpoint.definition, span)
-                if checkpoint.overdue_since and checkpoint.overdue_at > now:
-                    checkpoint.overdue_since = None
-                    moved_out_of_overdue.append(checkpoint)
+                _not_overdue_yet(checkpoint, now)
                 to_update.append(checkpoint)
     Checkpoint.objects.bulk_create(to_create)
     Checkpoint.objects.bulk_update(to_update, ["opens_at", "due_at", "overdue_at", "overdue_since"])
-    resolve_checkpoint_alerts(moved_out_of_overdue, now, "Re-planned: no longer overdue.")
 
 
 class _WorkupDefinitions:

@@ -1,5 +1,5 @@
-"""Whatever the entry path (API, admin, shell), a change that affects a surgery's
-follow-up marks it stale; the refresh task and the sweep do the rest.
+"""Whatever the entry path (API, admin, shell), a change that affects a patient's
+follow-up marks their surgeries stale; the refresh task and the sweep do the rest.
 
 Findings are always written with their exam (API and admin save the exam too), so
 the exam's signal covers them; bulk paths call `mark_stale` themselves.
@@ -7,12 +7,18 @@ the exam's signal covers them; bulk paths call `mark_stale` themselves.
 
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
+from django.utils import timezone
 
 from imaging.models import ImagingExam
 from patients.models import Assessment, ClinicalEvent, Surgery
 
-from .models import Checkpoint
+from .alerts_lifecycle import auto_resolve
+from .models import Alert
 from .refresh import mark_stale
+
+
+def _patients_surgeries(patient_id: int):
+    return Surgery.objects.filter(patient_id=patient_id).values_list("pk", flat=True)
 
 
 @receiver(post_save, sender=Surgery, dispatch_uid="followup.surgery_saved")
@@ -21,22 +27,30 @@ def surgery_saved(sender, instance: Surgery, raw=False, **kwargs):
         mark_stale([instance.pk])
 
 
+@receiver(post_delete, sender=Surgery, dispatch_uid="followup.surgery_deleted")
+def surgery_deleted(sender, instance: Surgery, **kwargs):
+    """Its checkpoints and alerts go with it; the patient's other surgeries are evaluated
+    again (fused levels, matches across surgeries), and with no surgery left, no cause
+    about the patient as a whole is left either."""
+    others = list(_patients_surgeries(instance.patient_id))
+    if others:
+        mark_stale(others)
+    else:
+        auto_resolve(
+            Alert.objects.filter(patient_id=instance.patient_id, surgery__isnull=True),
+            timezone.now(),
+            "Cause gone: the patient has no surgery left.",
+        )
+
+
 @receiver(post_save, sender=ImagingExam, dispatch_uid="followup.exam_saved")
 @receiver(post_delete, sender=ImagingExam, dispatch_uid="followup.exam_deleted")
-def exam_changed(sender, instance: ImagingExam, raw=False, **kwargs):
-    if raw:
-        return
-    # Its surgery now, and any surgery whose checkpoint it satisfied before.
-    before = Checkpoint.objects.filter(satisfied_by_id=instance.pk).values_list(
-        "surgery_id", flat=True
-    )
-    mark_stale([instance.surgery_id, *before])
-
-
 @receiver(post_save, sender=ClinicalEvent, dispatch_uid="followup.event_saved")
 @receiver(post_delete, sender=ClinicalEvent, dispatch_uid="followup.event_deleted")
 @receiver(post_save, sender=Assessment, dispatch_uid="followup.assessment_saved")
 @receiver(post_delete, sender=Assessment, dispatch_uid="followup.assessment_deleted")
-def symptom_or_score_changed(sender, instance, raw=False, **kwargs):
+def record_changed(sender, instance, raw=False, **kwargs):
+    """An exam answers every surgery it comes after, whichever it is attached to (or
+    none): the patient's follow-up is refreshed as a whole."""
     if not raw:
-        mark_stale([instance.surgery_id])
+        mark_stale(_patients_surgeries(instance.patient_id))

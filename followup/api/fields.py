@@ -53,6 +53,18 @@ def in_clinic_zone(value: datetime, patient: Patient) -> datetime:
     return value
 
 
+def latest_instant(value: datetime, zone) -> datetime:
+    """The latest instant a recorded time may stand for. A date alone is stored as the start
+    of that local day and means the whole day (CLINICAL_RULES §2, "A date without a time":
+    an exam dated the day of a surgery belongs to it), so its latest instant is the end of
+    the day; a time of exactly local midnight is read the same way."""
+    local = timezone.localtime(value, zone)
+    if local.time() != time.min:
+        return value
+    next_day = datetime.combine(local.date() + timedelta(days=1), time.min, tzinfo=zone)
+    return next_day - timedelta(microseconds=1)
+
+
 def not_in_future(value: datetime | date) -> None:
     now = timezone.now()
     if (value > now) if isinstance(value, datetime) else (value > now.date()):

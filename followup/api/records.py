@@ -1,12 +1,13 @@
 """The base of serializers for what happens to a patient at a time: exams, clinical
 events, assessments. Each belongs to one of the patient's surgeries; when the caller
-leaves the surgery out, it is the patient's latest surgery before that time."""
+leaves the surgery out, it is the patient's latest surgery before that time. A date
+alone means the whole day: a film dated the surgery day belongs to that surgery."""
 
 from rest_framework import serializers
 
 from patients.models import Patient, Surgery
 
-from .fields import WritableSurgeryField, in_clinic_zone, not_in_future
+from .fields import WritableSurgeryField, in_clinic_zone, latest_instant, not_in_future
 
 
 class PatientRecordSerializer(serializers.ModelSerializer):
@@ -33,10 +34,11 @@ class PatientRecordSerializer(serializers.ModelSerializer):
             except serializers.ValidationError as error:
                 raise serializers.ValidationError({name: error.detail}) from None
         when = attrs.get(name, getattr(self.instance, name, None))
-        self._validate_surgery(attrs, patient, when)
+        self._validate_surgery(attrs, patient, latest_instant(when, patient.clinic.zone))
         return patient
 
     def _validate_surgery(self, attrs, patient: Patient, when) -> None:
+        """`when`: the latest instant the record's time stands for (`latest_instant`)."""
         if "surgery" not in attrs:
             if not self.partial:
                 bulk = self.context.get("bulk")

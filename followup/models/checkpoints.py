@@ -60,6 +60,18 @@ def status_filter(status: str, now: datetime) -> Q:
     raise ValueError(f"unknown status {status!r}")
 
 
+def unsatisfy(collector, field, sub_objs, using) -> None:
+    """`on_delete` of `satisfied_by`: a checkpoint whose exam is deleted is unsatisfied
+    again, whatever the path of the deletion, and if it is past due it is overdue again
+    and alerts again (CLINICAL_RULES §4): its `overdue_since` is cleared for the sweep."""
+    collector.add_field_update(field, None, sub_objs)
+    collector.add_field_update(field.model._meta.get_field("late"), False, sub_objs)
+    collector.add_field_update(field.model._meta.get_field("overdue_since"), None, sub_objs)
+
+
+unsatisfy.lazy_sub_objs = True
+
+
 # Audit who waived what; the scheduling itself is the system's, not a person's change.
 @pghistory.track(
     pghistory.UpdateEvent(),
@@ -105,7 +117,7 @@ class Checkpoint(models.Model):
         "imaging.ImagingExam",
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        on_delete=unsatisfy,
         related_name="satisfies",
     )
     late = models.BooleanField(default=False, help_text="Satisfied by an exam after its due time.")

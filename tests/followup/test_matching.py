@@ -112,9 +112,17 @@ def test_re_dating_an_exam_re_matches_it(fusion):
     assert result["bridging_film"] == (film.pk, False)
 
 
-def test_the_exams_of_another_surgery_do_not_count(fusion, paris):
+def test_an_exam_attached_to_another_surgery_counts_when_it_comes_after_this_one(fusion):
+    # CLINICAL_RULES §2, "Several surgeries": an exam satisfies fitting checkpoints of
+    # every surgery of the patient whose windows contain it.
     other = factories.surgery(fusion.patient, DAY0 - timedelta(days=400), procedure="discectomy")
-    factories.exam(fusion.patient, other, performed_at=DAY0 + timedelta(days=10))
+    film = factories.exam(fusion.patient, other, performed_at=DAY0 + timedelta(days=10))
+    assert satisfied(fusion)["baseline_film"] == (film.pk, False)
+
+
+def test_an_exam_before_this_surgery_does_not_count(fusion):
+    other = factories.surgery(fusion.patient, DAY0 - timedelta(days=400), procedure="discectomy")
+    factories.exam(fusion.patient, other, performed_at=DAY0 - timedelta(hours=3))
     assert satisfied(fusion)["baseline_film"] == (None, False)
 
 

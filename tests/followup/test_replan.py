@@ -33,7 +33,8 @@ def test_saving_a_surgery_marks_it_for_planning(fusion):
     assert fusion.followup_stale_since is not None
 
 
-def test_re_dating_moves_the_unsatisfied_checkpoints_and_keeps_the_satisfied(fusion):
+def test_re_dating_moves_every_window_and_the_film_still_satisfies_its_own(fusion):
+    # One truth: the windows are a function of the surgery's date, satisfied or not.
     film = factories.exam(fusion.patient, fusion, performed_at=DAY0 + timedelta(days=7))
     refresh.refresh(fusion.pk, DAY0 + timedelta(days=8))
     before = codes(fusion)
@@ -44,7 +45,7 @@ def test_re_dating_moves_the_unsatisfied_checkpoints_and_keeps_the_satisfied(fus
     after = codes(fusion)
 
     assert after["baseline_film"].satisfied_by_id == film.pk
-    assert after["baseline_film"].due_at == before["baseline_film"].due_at
+    assert after["baseline_film"].due_at == before["baseline_film"].due_at + timedelta(days=3)
     assert after["bridging_film"].opens_at == before["bridging_film"].opens_at + timedelta(days=3)
     assert after["gadolinium_cutoff"].due_at == before["gadolinium_cutoff"].due_at + timedelta(3)
 

@@ -104,7 +104,7 @@ def followed(persona, exams) -> set[str]:
         post_exam(persona, patient, *exam)
     wait_for(lambda: Surgery.objects.get(pk=surgery.pk).followup_stale_since is None)
     return set(
-        Alert.objects.filter(surgery=surgery)
+        Alert.objects.filter(patient=patient)  # cumulative_dose is about the patient
         .exclude(code="checkpoint_overdue")
         .exclude(status="resolved")
         .values_list("code", flat=True)

@@ -242,7 +242,7 @@ def test_moving_an_overdue_workup_later_resolves_its_alert(protocols, paris):
     assert workup_alerts(surgery).filter(status=AlertStatus.OPEN).count() == 1
 
 
-def test_a_satisfied_workup_stays_where_it_was(protocols, paris):
+def test_a_satisfied_workup_follows_its_event_and_keeps_its_exam(protocols, paris):
     surgery = operated(paris)
     event = record(surgery, "cauda_equina")
     mr = factories.exam(surgery.patient, surgery, modality="MR", performed_at=ONSET + timedelta(1))
@@ -253,7 +253,7 @@ def test_a_satisfied_workup_stays_where_it_was(protocols, paris):
     refresh.refresh(surgery.pk, ONSET + timedelta(days=1))
 
     workup = workup_of(event)
-    assert (workup.opens_at, workup.satisfied_by) == (ONSET, mr)
+    assert (workup.opens_at, workup.satisfied_by) == (ONSET - timedelta(hours=2), mr)
 
 
 # --- A clinic edits its work-ups ----------------------------------------------------------

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from followup.rules import Context, ExamFacts, Fact, Limits, Raised, SurgeryFacts, run_all
 from imaging.vocabulary import VOCABULARY
-from patients.levels import validate_level
+from patients.levels import joints_of, validate_level, vertebrae_of
 
 SURGERY_AT = datetime(2024, 3, 4, 8, 30, tzinfo=UTC)
 BRIDGING_OPENS_DAY = 90  # CLINICAL_RULES §2: before it a film can only be the baseline
@@ -57,20 +57,27 @@ def exam(
     )
 
 
+def _surgery(id: int, procedure, family, levels, hardware) -> SurgeryFacts:
+    for level in levels:
+        validate_level(level)
+    joints = [joint for span in levels for joint in joints_of(span)]
+    vertebrae = [vertebra for span in levels for vertebra in vertebrae_of(span)]
+    return SurgeryFacts(
+        id, procedure, family, tuple(levels), tuple(hardware), tuple(joints), tuple(vertebrae)
+    )
+
+
 def fusion(
     levels: Sequence[str] = ("L4-L5",),
     procedure: str = "tlif",
     hardware: Sequence[str] = ("pedicle_screws", "rods", "interbody_cage"),
+    id: int = 1,
 ) -> SurgeryFacts:
-    for level in levels:
-        validate_level(level)
-    return SurgeryFacts(1, procedure, "fusion", tuple(levels), tuple(hardware))
+    return _surgery(id, procedure, "fusion", levels, hardware)
 
 
 def discectomy(levels: Sequence[str] = ("L4-L5",), procedure: str = "discectomy") -> SurgeryFacts:
-    for level in levels:
-        validate_level(level)
-    return SurgeryFacts(2, procedure, "disc_surgery", tuple(levels), ())
+    return _surgery(2, procedure, "disc_surgery", levels, ())
 
 
 def limits(**changes: object) -> Limits:
@@ -91,14 +98,16 @@ def context(
     surgery: SurgeryFacts | None = None,
     later: Sequence[ExamFacts] = (),
     doses: Iterable[tuple[int, float | str]] = (),
-    baseline_is_checkpoint: bool = True,
+    baseline_due_day: int | None = None,
+    own: bool = True,
+    fusions: Sequence[SurgeryFacts] = (),
 ) -> Context:
     """The context of `this` exam.
 
-    The baseline film is one of the surgery's exams: it is added to `earlier` when it
-    comes before `this`. `baseline_is_checkpoint` says whether it satisfied the
-    `baseline_film` checkpoint (False: it is only the earliest post-operative film).
-    The patient's doses are those of the exams given plus `doses`, (day, mSv) pairs
+    The baseline film (the one that satisfied `baseline_film`) is one of the surgery's
+    exams: it is added to `earlier` when it comes before `this`. `baseline_due_day`: the
+    baseline is missing (neither satisfied nor waived) and was due at the start of that
+    day. The patient's doses are those of the exams given plus `doses`, (day, mSv) pairs
     of exams this context does not otherwise know (another surgery, another site).
     """
     earlier = tuple(earlier)
@@ -112,10 +121,12 @@ def context(
         exam=this,
         earlier=earlier,
         baseline=baseline,
-        baseline_checkpoint_exam=baseline.id if baseline and baseline_is_checkpoint else None,
         limits=limits or Limits(),
         patient_doses=tuple(sorted(patient_doses)),
         later=tuple(later),
+        own=own,
+        baseline_due=None if baseline_due_day is None else at_day(baseline_due_day),
+        fusions=tuple(fusions),
     )
 
 
