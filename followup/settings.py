@@ -121,6 +121,9 @@ MIDDLEWARE = [
     "followup.middleware.ApiRequestLogMiddleware",
     # Locks the admin login after repeated failures (last, as django-axes asks).
     "axes.middleware.AxesMiddleware",
+    # Calls the view itself (once more after a deadlock; 503, not 500, after two): after
+    # every other middleware's process_view, CSRF's above all. Axes has none.
+    "followup.transient.RetryTransientErrors",
 ]
 
 AUTHENTICATION_BACKENDS = [

@@ -1,9 +1,12 @@
 """One error shape: 400 bodies name each bad field; races on a unique key are 409; a
-body over DATA_UPLOAD_MAX_MEMORY_SIZE is a 413 (Django alone would answer an HTML 400)."""
+body over DATA_UPLOAD_MAX_MEMORY_SIZE is a 413 (Django alone would answer an HTML 400);
+a database that could not finish the request (a deadlock twice, a lost connection) is a
+503 with Retry-After (`unavailable`, answered by followup.middleware.RetryTransientErrors)."""
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.db import IntegrityError
+from django.http import JsonResponse
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -25,3 +28,10 @@ def exception_handler(exc, context):
     if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
         return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
     return drf_exception_handler(exc, context)
+
+
+def unavailable(detail: str, retry_after: int) -> JsonResponse:
+    """A 503 in this shape; it is answered outside any view, hence not a DRF Response."""
+    response = JsonResponse({"detail": detail}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+    response["Retry-After"] = str(retry_after)
+    return response

@@ -69,7 +69,7 @@ def test_reposting_an_exam_while_its_surgery_is_refreshed_does_not_deadlock(
 
     def worker_refresh() -> None:
         try:
-            refresh.refresh_many([surgery.pk], timezone.now(), onto_current=())
+            refresh.refresh_many([surgery.pk], timezone.now())
         except Exception as error:
             errors.append(error)
         finally:
