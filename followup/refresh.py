@@ -7,7 +7,6 @@ worker killed), the mark stays and the sweep does the work.
 """
 
 import logging
-from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 from functools import partial
@@ -15,7 +14,8 @@ from functools import partial
 from django.db import transaction
 from django.db.models.functions import Now
 
-from patients.models import Patient, Surgery
+from patients.locks import lock_patients_of
+from patients.models import Surgery
 
 from . import alerts_lifecycle, evaluation, matching, recurrence, schedule
 
@@ -76,9 +76,8 @@ def refresh_many(surgery_ids: Iterable[int], now: datetime, *, onto_current: boo
     """
     asked = set(surgery_ids)
     with transaction.atomic():
+        lock_patients_of(Surgery.objects.filter(pk__in=asked))
         patient_ids = Surgery.objects.filter(pk__in=asked).values("patient_id")
-        patients = Patient.objects.filter(pk__in=patient_ids).order_by("pk")
-        list(patients.select_for_update(no_key=True).values_list("pk", flat=True))
         surgeries = list(
             Surgery.objects.select_for_update(no_key=True, of=("self",))
             .select_related("clinic", "protocol", "patient")
@@ -94,13 +93,10 @@ def refresh_many(surgery_ids: Iterable[int], now: datetime, *, onto_current: boo
         matching.rematch_many(surgeries, now)
         evaluation.evaluate_many(surgeries, now, thresholds)
         alerts_lifecycle.reconcile_deadlines([s.patient_id for s in surgeries], now)
-        # Cleared only if nothing marked it again meanwhile.
-        seen = defaultdict(list)
-        for surgery in surgeries:
-            seen[surgery.followup_stale_since].append(surgery.pk)
-        for mark, ids in seen.items():
-            if mark is not None:
-                Surgery.objects.filter(pk__in=ids, followup_stale_since=mark).update(
-                    followup_stale_since=None
-                )
+        # Every mark is cleared: a writer marks under the same locks (patient, surgery),
+        # so one that came after this refresh began is still waiting, and marks after it;
+        # a mark set by this refresh itself (a withdrawn event) is done with here.
+        Surgery.objects.filter(
+            pk__in=[s.pk for s in surgeries], followup_stale_since__isnull=False
+        ).update(followup_stale_since=None)
         return sum(1 for surgery in surgeries if surgery.pk in asked)
