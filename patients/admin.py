@@ -10,7 +10,8 @@ from followup import digest, picture, timeline
 from followup.admin import CheckpointInline
 from followup.admin_scoping import ClinicFilter, ClinicScopedAdmin, ClinicScopedMixin, admin_access
 from followup.audit import render_trail
-from followup.refresh import refresh
+from followup.models import Protocol, Thresholds
+from followup.refresh import refresh_many
 from followup.schedule import plan_workups
 from imaging.models import ImagingExam
 
@@ -264,7 +265,7 @@ class PatientAdmin(ClinicScopedAdmin):
 class SurgeryAdmin(ClinicScopedAdmin):
     form = SurgeryForm  # levels normalised, L6 checked against the patient
     inlines = [CheckpointInline]
-    actions = ["replan_onto_current_protocol"]
+    actions = ["replan_onto_current_versions"]
     list_display = ["patient", "procedure", "levels", "performed_at", "surgeon"]
     list_select_related = ["patient"]
     list_filter = ["procedure", ClinicFilter]
@@ -281,13 +282,55 @@ class SurgeryAdmin(ClinicScopedAdmin):
     def audit_trail(self, obj: Surgery) -> str:
         return render_trail(obj) if obj.pk else ""
 
-    @admin.action(description="Re-plan onto the current protocol version")
-    def replan_onto_current_protocol(self, request, queryset):
-        now = timezone.now()
-        count = sum(
-            refresh(pk, now, onto_current=True) for pk in queryset.values_list("pk", flat=True)
-        )
-        self.message_user(request, f"Re-planned {count} surgery(ies) onto the current protocol.")
+    def has_replan_permission(self, request) -> bool:
+        """Clinicians and managers re-plan their clinics' surgeries; a viewer only reads."""
+        return bool(admin_access(request).writable)
+
+    @admin.action(
+        description="Re-plan onto the current protocol and thresholds versions",
+        permissions=["replan"],
+    )
+    def replan_onto_current_versions(self, request, queryset):
+        """The one way a surgery planned long ago gets newer numbers (CLINICAL_RULES §4,
+        "Numbers are pinned"). The pghistory middleware records the change with the user."""
+        writable = admin_access(request).writable
+        pinned = queryset.select_related(
+            "patient", "protocol__clinic", "thresholds__clinic"
+        ).order_by("pk")
+        before = {s.pk: s for s in pinned if s.clinic_id in writable}
+        if read_only := len(pinned) - len(before):
+            self.message_user(
+                request,
+                f"{read_only} surgery(ies) left as they were: you only read their clinic.",
+                messages.WARNING,
+            )
+        if not before:
+            return
+        refresh_many(list(before), timezone.now(), onto_current=True)
+        after = pinned.filter(pk__in=list(before)).in_bulk()
+        for pk, old in before.items():
+            if pk in after:
+                said = f"{old.patient.reference}, {old}: {moves(old, after[pk])}"
+                self.message_user(request, said)
+
+
+def version(pinned: Protocol | Thresholds | None) -> str:
+    if pinned is None:
+        return "none"
+    return f"v{pinned.version} ({pinned.clinic.slug if pinned.clinic_id else 'default'})"
+
+
+def moves(old: Surgery, new: Surgery) -> str:
+    """What a re-plan changed: "protocol v1 (default) -> v2 (paris), thresholds ..." """
+    changes = [
+        f"{name} {version(was)} -> {version(now)}"
+        for name, was, now in [
+            ("protocol", old.protocol, new.protocol),
+            ("thresholds", old.thresholds, new.thresholds),
+        ]
+        if getattr(was, "pk", None) != getattr(now, "pk", None)
+    ]
+    return ", ".join(changes) or "already on the current versions"
 
 
 @admin.register(ClinicalEvent)
