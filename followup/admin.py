@@ -116,12 +116,14 @@ class VersionedAdmin(admin.ModelAdmin):
         obj.version = None
         obj.created_by = request.user
         super().save_model(request, obj, form, change)
-        self.message_user(
-            request,
-            f"Saved as version {obj.version}: it applies from now on; what was already "
-            "scheduled keeps its version until re-planned.",
-            messages.INFO,
-        )
+        self.message_user(request, f"Saved as version {obj.version}: {self.applies}", messages.INFO)
+
+    # What a new version changes, and what it leaves alone (CLINICAL_RULES §4).
+    applies = (
+        "new surgeries and events get it from now on; what was already planned keeps its "
+        "version until staff re-plan it (Surgeries: 'Re-plan onto the current protocol and "
+        "thresholds versions')."
+    )
 
 
 @admin.register(Protocol)
@@ -134,6 +136,14 @@ class ProtocolAdmin(VersionedAdmin):
 
 @admin.register(Thresholds)
 class ThresholdsAdmin(VersionedAdmin):
+    """A surgery is judged with the version pinned when it was planned, never with a newer
+    one behind staff's back."""
+
+    applies = (
+        "surgeries planned from now on are judged with it; surgeries already planned keep "
+        "the thresholds they were planned with, and their alerts, until staff re-plan them "
+        "(Surgeries: 'Re-plan onto the current protocol and thresholds versions')."
+    )
     list_display = ["__str__", "clinic", "version", "created_at", "created_by"]
     list_filter = ["clinic"]
 

@@ -1,7 +1,9 @@
 """The numbers the findings rules compare against (CLINICAL_RULES §4), as clinic data.
 
 Versioned like protocols: saving in the admin creates a new version; the newest
-version of the clinic (else of the shared default) is the one in force.
+version of the clinic (else of the shared default) is the one in force, which a
+surgery is pinned to when it is planned (`Surgery.thresholds`). The surgery keeps it,
+as it keeps its protocol version, until staff re-plan it (CLINICAL_RULES §4).
 """
 
 from decimal import Decimal
@@ -11,6 +13,7 @@ from django.db import models
 
 class ThresholdsQuerySet(models.QuerySet):
     def current(self, clinic_id: int | None) -> "Thresholds":
+        """What a surgery planned now is pinned to."""
         found = (
             self.filter(models.Q(clinic_id=clinic_id) | models.Q(clinic__isnull=True))
             .order_by(models.F("clinic_id").asc(nulls_last=True), "-version")

@@ -7,13 +7,16 @@ from datetime import timedelta
 
 import pytest
 from django.apps import apps
+from django.test import Client
 from django.utils import timezone
 
 from followup import refresh
 from followup.models import Alert, AlertStatus, Thresholds
-from patients.models import Surgery
+from patients.models import Role, Surgery
 from tests import factories
+from tests.conftest import make_staff
 
+from .browser_form import form_data
 from .conftest import local
 
 DAY0 = local("Europe/Paris", 2025, 1, 6, 9, 0)
@@ -148,3 +151,26 @@ def test_the_migration_pins_each_surgery_to_the_version_of_its_creation(
         recent.pk: paris_v1.pk,
         elsewhere.pk: shared_v2.pk,
     }
+
+
+# --- The admin says what a new version does, and it does just that -------------------------
+
+
+def test_saving_thresholds_in_the_admin_leaves_planned_surgeries_alone(shared_v1, paris):
+    planned = fusion(paris)
+    assert loosening(planned)
+    browser = Client()
+    browser.force_login(make_staff("manon", paris, Role.MANAGER))
+    url = f"/admin/followup/thresholds/{shared_v1.pk}/change/"
+    data = form_data(browser.get(url).content.decode(), "thresholds_form")
+    data |= {"clinic": str(paris.pk), "screw_lucency_mm": "3", "_save": "Save"}
+
+    response = browser.post(url, data, follow=True)
+
+    messages = [str(m) for m in response.context["messages"]]
+    assert any("surgeries already planned keep the thresholds they were planned with" in m
+               for m in messages), messages  # fmt: skip
+    mine = Thresholds.objects.current(paris.pk)
+    assert (mine.clinic, mine.screw_lucency_mm) == (paris, 3)
+    assert loosening(planned)  # still judged with 2 mm
+    assert fusion(paris).thresholds == mine
