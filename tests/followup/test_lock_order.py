@@ -13,7 +13,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection, connections
+from django.db import OperationalError, connection, connections, transaction
 from django.utils import timezone
 
 from followup import refresh, schedule
@@ -115,3 +115,42 @@ def test_reposting_an_exam_while_its_surgery_is_refreshed_does_not_deadlock(
 @pytest.fixture(autouse=True)
 def _log_level(caplog):
     caplog.set_level(logging.WARNING)
+
+
+def patient_is_locked(patient_id: int) -> bool:
+    """Whether another connection finds the patient's row locked (NOWAIT)."""
+    found = []
+
+    def probe() -> None:
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                sql = "SELECT id FROM patients_patient WHERE id = %s FOR NO KEY UPDATE NOWAIT"
+                cursor.execute(sql, [patient_id])
+            found.append(False)
+        except OperationalError:
+            found.append(True)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=probe)
+    thread.start()
+    thread.join(10)
+    return found == [True]
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        pytest.param(lambda p, e: e.save(), id="save an exam"),
+        pytest.param(lambda p, e: ImagingExam.objects.filter(pk=e.pk).delete(), id="delete"),
+        pytest.param(lambda p, e: p.surgeries.all().delete(), id="cascade"),
+    ],
+)
+def test_a_write_holds_its_patients_lock_until_the_end(clinic_a, no_nudges, write):
+    patient = factories.patient(clinic_a)
+    exam = factories.exam(patient, factories.surgery(patient))
+    with transaction.atomic():
+        assert not patient_is_locked(patient.pk)
+        write(patient, exam)
+        assert patient_is_locked(patient.pk)
+    assert not patient_is_locked(patient.pk)
