@@ -51,12 +51,8 @@ class Thresholds(models.Model):
         help_text="Spacer moved: distance differs from the baseline film by more than this "
         "(default, not from the seeds).",
     )  # fmt: skip
-    early_changes_days = models.PositiveIntegerField(
-        default=183, help_text="Before this day root enhancement and a hernial image are expected."
-    )
-    gadolinium_cutoff_days = models.PositiveIntegerField(
-        default=183, help_text="After this day gadolinium is generally not useful."
-    )
+    # The end of early changes and the gadolinium cutoff are the protocol's milestones
+    # (`early_changes_end`, `gadolinium_cutoff`): one place for each number.
     delayed_fusion_days = models.PositiveIntegerField(
         default=270, help_text="No bridging after this day: delayed fusion."
     )
