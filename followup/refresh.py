@@ -28,8 +28,6 @@ def mark_stale(surgery_ids: Iterable[int | None]) -> None:
     ids = sorted({pk for pk in surgery_ids if pk is not None})
     if not ids:
         return
-    from patients.locks import lock_patients_of
-
     # Locked in the lock order (patients.locks), as a refresh batch locks them: their
     # patients, then the surgeries by id. An UPDATE alone locks rows in the order its scan
     # finds them, and two lockers in different orders can deadlock.
@@ -86,8 +84,8 @@ def refresh_many(surgery_ids: Iterable[int], now: datetime, *, onto_current: boo
         )
         if not surgeries:
             return 0
-        thresholds = evaluation.pinned_thresholds(surgeries)
         schedule.plan_many(surgeries, now, onto_current=asked if onto_current else ())
+        thresholds = evaluation.pinned_thresholds(surgeries)  # pinned (anew) by the plan
         recurrence.detect_many(surgeries, thresholds, now)
         schedule.plan_workups_many(surgeries, now)
         matching.rematch_many(surgeries, now)

@@ -96,12 +96,6 @@ def test_re_planning_on_purpose_moves_the_pin_onto_the_current_version(shared_v1
     assert not loosening(surgery)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="refresh_many reads the pins (evaluation.pinned_thresholds) before plan_many "
-    "moves them: the re-planning refresh still judges with the old version; the next "
-    "refresh uses the new one. Fix: read the pins after schedule.plan_many.",
-)
 def test_re_planning_judges_with_the_new_version_in_the_same_refresh(shared_v1, paris):
     surgery = fusion(paris)
     assert loosening(surgery)
