@@ -577,8 +577,8 @@ class Bench:
 
 def _findings(rng: random.Random, surgery: Surgery, modality: str) -> list[dict]:
     level = surgery.levels[0]
-    if modality == "MR":
-        return [{"code": "disc_herniation", "level": level,
+    if modality == "MR":  # a disc level; a vertebroplasty's level is a vertebra
+        return [{"code": "disc_herniation", "level": level if "-" in level else "",
                  "value": rng.choice(["none", "none", "similar_to_preop"])}]  # fmt: skip
     if surgery.family != ProcedureFamily.FUSION or "-" not in level:
         return []

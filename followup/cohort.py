@@ -263,7 +263,8 @@ class Generator:
             yield self._exam(surgery, at, modality, contrast), findings, None
 
     def _mr_findings(self, surgery: Surgery, day: int) -> list[Finding]:
-        rng, level = self.rng, surgery.levels[0]
+        # A disc finding takes a disc level; a vertebroplasty's level is a vertebra.
+        rng, level = self.rng, surgery.levels[0] if "-" in surgery.levels[0] else ""
         herniation = rng.choices(
             ["none", "similar_to_preop", "different_from_preop"], weights=[80, 12, 8]
         )[0]

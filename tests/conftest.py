@@ -90,6 +90,22 @@ def celery_worker_process(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture(autouse=True)
+def nudges_reach_the_worker_only_when_asked(request):
+    """Once the session's worker runs, every commit's nudge would reach it: a refresh of
+    another test's data racing that test's teardown (a TRUNCATE, which then deadlocks).
+    Tests that do not ask for the worker send their nudges to a queue nobody reads."""
+    if "celery_worker_process" in request.fixturenames:
+        yield
+        return
+    from followup.celery import app
+
+    kept = app.conf.task_default_queue
+    app.conf.task_default_queue = "test-nobody-reads"
+    yield
+    app.conf.task_default_queue = kept
+
+
+@pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     """Argon2 takes a third of a second per password, by design; tests make many users.
     (tests/hardening checks that the settings put Argon2 first.)"""

@@ -41,6 +41,7 @@ def test_a_change_in_the_admin_names_the_staff_member(staff_a):
             "given_name": patient.given_name,
             "sex": "unknown",
             "transitional_variant": "",
+            "lumbar_vertebrae": 5,
             "vertebral_numbering": "",
             **_empty_inlines(),
         },

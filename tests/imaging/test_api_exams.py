@@ -195,11 +195,22 @@ def test_time_without_offset_is_in_the_clinics_zone(integration_a, patient_a):
     assert ImagingExam.objects.get().performed_at == at("2026-07-01T08:00:00")  # Paris, summer
 
 
-def test_date_alone_picks_the_surgery_before_midnight_in_the_clinics_zone(integration_a, patient_a):
-    """Surgery at 23:30 UTC on Feb 28 is 00:30 Paris on March 1: after the exam's midnight."""
-    factories.surgery(patient_a, performed_at=at("2026-02-28T23:30:00"))
+def test_date_alone_is_the_whole_day_in_the_clinics_zone(integration_a, patient_a):
+    """Surgery at 23:30 UTC on Feb 28 is 00:30 Paris on March 1: an exam dated March 1
+    belongs to it (CLINICAL_RULES §2, "A date without a time"); one dated Feb 28 does not."""
+    surgery = factories.surgery(patient_a, performed_at=at("2026-02-28T23:30:00"))
     response = integration_a.api.post(
         "/api/v1/exams/", payload(patient_a, performed_at="2026-03-01"), format="json"
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["surgery"] == surgery.pk
+    response = integration_a.api.post(
+        "/api/v1/exams/",
+        payload(
+            patient_a, performed_at="2026-02-28", accession_number="ACC-EVE",
+            study_instance_uid="1.2.840.1.2",
+        ),
+        format="json",
     )
     assert response.status_code == 201, response.content
     assert response.json()["surgery"] is None
