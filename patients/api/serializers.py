@@ -349,5 +349,8 @@ class TimelineSerializer(serializers.Serializer):
     transitional_variant = serializers.CharField(
         help_text="Shown on top: level errors come from numbering the last vertebrae differently."
     )
+    lumbar_vertebrae = serializers.IntegerField(
+        help_text="5, or 6 for a lumbarisation: the only case where L6 is a level."
+    )
     vertebral_numbering = serializers.CharField()
     entries = TimelineEntrySerializer(many=True)

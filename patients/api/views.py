@@ -73,6 +73,7 @@ class PatientViewSet(BulkMixin, ReadWriteViewSet):
                     "patient": patient.pk,
                     "mrn": patient.mrn,
                     "transitional_variant": patient.transitional_variant,
+                    "lumbar_vertebrae": patient.lumbar_vertebrae,
                     "vertebral_numbering": patient.vertebral_numbering,
                     "entries": timeline.build(patient, timezone.now()),
                 }

@@ -132,7 +132,9 @@ def test_the_transitional_variant_is_on_top(integration_a, patient_a):
     body = timeline(integration_a, patient_a)
     keys = list(body)
     assert keys.index("transitional_variant") < keys.index("entries")
+    assert keys.index("lumbar_vertebrae") < keys.index("entries")
     assert body["transitional_variant"] == patient_a.transitional_variant
+    assert body["lumbar_vertebrae"] == patient_a.lumbar_vertebrae == 5
     assert body["patient"] == patient_a.pk
 
 
