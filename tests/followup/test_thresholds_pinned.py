@@ -22,7 +22,7 @@ from .conftest import local
 DAY0 = local("Europe/Paris", 2025, 1, 6, 9, 0)
 LATER = DAY0 + timedelta(days=900)
 
-migration = importlib.import_module("patients.migrations.0005_surgery_thresholds")
+migration = importlib.import_module("patients.migrations.0008_surgery_thresholds")
 
 
 def fusion(clinic):

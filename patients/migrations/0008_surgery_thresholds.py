@@ -36,7 +36,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('followup', '0009_list_page_indexes'),
-        ('patients', '0004_patient_lumbar_vertebrae'),
+        ('patients', '0007_patient_lumbar_vertebrae'),
     ]
 
     operations = [
