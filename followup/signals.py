@@ -10,10 +10,10 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from imaging.models import ImagingExam
-from patients.models import Assessment, ClinicalEvent, Surgery
+from patients.models import ApiClient, Assessment, ClinicalEvent, Surgery, client_revoked
 
 from .alerts_lifecycle import auto_resolve
-from .models import Alert
+from .models import Alert, WebhookEndpoint
 from .refresh import mark_stale
 
 
@@ -54,3 +54,10 @@ def record_changed(sender, instance, raw=False, **kwargs):
     none): the patient's follow-up is refreshed as a whole."""
     if not raw:
         mark_stale(_patients_surgeries(instance.patient_id))
+
+
+@receiver(client_revoked, sender=ApiClient, dispatch_uid="followup.client_revoked")
+def client_revoked_disables_its_webhooks(sender, client: ApiClient, **kwargs):
+    """A revoked integration receives nothing more: the receivers it registered stop, in the
+    revoking transaction (their delivery log stays)."""
+    WebhookEndpoint.objects.filter(client=client, active=True).update(active=False)

@@ -11,7 +11,8 @@ from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
-from django.db import models
+from django.db import models, transaction
+from django.dispatch import Signal
 from django.utils import timezone
 
 from .levels import validate_level
@@ -95,11 +96,19 @@ class Scope(models.TextChoices):
 DEFAULT_SCOPES = [Scope.READ, Scope.WRITE, Scope.FHIR]
 
 
+# Sent inside the revoking transaction; followup disables the client's webhooks.
+client_revoked = Signal()
+
+# `last_used_at` is written at most this often per token: one UPDATE a minute, not per request.
+LAST_USED_PRECISION = timedelta(minutes=1)
+
+
 class ApiClient(models.Model):
     """An EHR integration confined to exactly one clinic.
 
     Its bearer token is stored hashed. Rotating it keeps the previous token valid for
-    a changeover period, so the integration can switch without downtime.
+    a changeover period, so the integration can switch without downtime. A token may
+    expire (`expires_at`); a revoked or expired token answers 401.
     """
 
     clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="api_clients")
@@ -112,6 +121,18 @@ class ApiClient(models.Model):
         default=600, help_text="Requests per minute before answering 429."
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        help_text="The staff member who minted it; empty when made by a command.",
+    )
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="From then on the token answers 401. Empty: never."
+    )
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
 
@@ -132,7 +153,12 @@ class ApiClient(models.Model):
 
     @classmethod
     def issue(
-        cls, clinic: Clinic, name: str, scopes: list[str] | None = None
+        cls,
+        clinic: Clinic,
+        name: str,
+        scopes: list[str] | None = None,
+        created_by=None,
+        expires_at=None,
     ) -> tuple["ApiClient", str]:
         """Create a client; the clear token is returned once and never stored."""
         token = secrets.token_urlsafe(32)
@@ -141,24 +167,27 @@ class ApiClient(models.Model):
             name=name,
             token_hash=_hash_token(token),
             scopes=list(DEFAULT_SCOPES if scopes is None else scopes),
+            created_by=created_by,
+            expires_at=expires_at,
         )
         return client, token
 
     @classmethod
     def authenticate(cls, token: str) -> "ApiClient | None":
+        now = timezone.now()
         digest = _hash_token(token)
         current = models.Q(token_hash=digest)
-        changeover = models.Q(
-            previous_token_hash=digest, previous_token_expires_at__gt=timezone.now()
-        )
+        changeover = models.Q(previous_token_hash=digest, previous_token_expires_at__gt=now)
+        unexpired = models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now)
         return (
             cls.objects.select_related("clinic")
-            .filter(current | changeover, revoked_at__isnull=True)
+            .filter(current | changeover, unexpired, revoked_at__isnull=True)
             .first()
         )
 
     def rotate(self, changeover: timedelta = timedelta(hours=24)) -> str:
-        """A new token; the old one keeps working for `changeover`, then never again."""
+        """A new token; the old one keeps working for `changeover`, then never again.
+        A token still in an earlier changeover stops at once: only one old token lives."""
         token = secrets.token_urlsafe(32)
         self.previous_token_hash = self.token_hash
         self.previous_token_expires_at = timezone.now() + changeover
@@ -166,15 +195,32 @@ class ApiClient(models.Model):
         self.save(update_fields=["token_hash", "previous_token_hash", "previous_token_expires_at"])
         return token
 
+    @transaction.atomic
     def revoke(self) -> None:
+        """Its tokens answer 401 from now on, and what it set up (its webhooks) stops."""
         self.revoked_at = timezone.now()
         self.save(update_fields=["revoked_at"])
+        client_revoked.send(sender=ApiClient, client=self)
+
+    def touch(self, now) -> bool:
+        """Record a use, at most once per LAST_USED_PRECISION: the conditional UPDATE lets
+        concurrent requests (other workers) race without a second write."""
+        if self.last_used_at is not None and self.last_used_at >= now - LAST_USED_PRECISION:
+            return False
+        stale = models.Q(last_used_at__isnull=True) | models.Q(
+            last_used_at__lt=now - LAST_USED_PRECISION
+        )
+        written = ApiClient.objects.filter(stale, pk=self.pk).update(last_used_at=now)
+        if written:
+            self.last_used_at = now
+        return bool(written)
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
 
     @property
     def is_active(self) -> bool:
+        """Not revoked (an expired client is still active: it can be revoked, or rotated)."""
         return self.revoked_at is None
 
 

@@ -6,7 +6,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
-from patients.models import Scope
+from patients.models import ApiClient, Scope
 
 from .. import alerts_lifecycle, checkpoints
 from ..decisions import contrast_decisions
@@ -166,7 +166,9 @@ class WebhookEndpointViewSet(
         writable = sorted(writable_clinic_ids(request))
         if len(writable) != 1:
             raise ValidationError({"clinic": "Register webhooks with a clinic's own token."})
-        endpoint = serializer.save(clinic_id=writable[0])
+        # Revoking the registering client disables its receivers (followup/signals.py).
+        client = request.auth if isinstance(request.auth, ApiClient) else None
+        endpoint = serializer.save(clinic_id=writable[0], client=client)
         return Response(NewWebhookEndpointSerializer(endpoint).data, status=201)
 
     def perform_destroy(self, instance):

@@ -37,6 +37,15 @@ class WebhookEndpoint(models.Model):
     """
 
     clinic = models.ForeignKey("patients.Clinic", on_delete=models.CASCADE, related_name="+")
+    client = models.ForeignKey(
+        "patients.ApiClient",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="webhooks",
+        help_text="The integration that registered it; revoking that client disables it.",
+    )
     url = models.URLField(max_length=500)
     secret = models.CharField(max_length=64, editable=False)
     active = models.BooleanField(default=True)
@@ -62,6 +71,12 @@ class WebhookEndpoint(models.Model):
             latest = AlertEvent.objects.aggregate(models.Max("pgh_id"))["pgh_id__max"]
             self.last_event_id = latest or 0
         super().save(*args, **kwargs)
+
+    def rotate_secret(self) -> str:
+        """A new signing secret, in force for the next delivery; the old one stops at once."""
+        self.secret = secrets.token_hex(32)
+        self.save(update_fields=["secret"])
+        return self.secret
 
 
 class WebhookDelivery(models.Model):
