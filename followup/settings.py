@@ -314,6 +314,20 @@ SPECTACULAR_SETTINGS = {
 
 # Celery: Redis is only a nudge; the database is the source of truth.
 CELERY_BROKER_URL = REDIS_URL
+# Outbound requests (followup/outbound.py; docs/security.md "Outbound requests"): https
+# only, and public addresses only, unless told otherwise (`make run` and the tests' own
+# receivers on 127.0.0.1 turn both on). WEBHOOK_TIMEOUT is one request's total deadline.
+WEBHOOK_ALLOW_HTTP = env_bool("WEBHOOK_ALLOW_HTTP", False)
+WEBHOOK_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", False)
+WEBHOOK_TIMEOUT = env_int("WEBHOOK_TIMEOUT", 10)  # seconds, connect to status line
+# One delivery run stops taking new deliveries when less than WEBHOOK_TIMEOUT is left of
+# this (beat starts one a minute, expiring after 50 s).
+WEBHOOK_TASK_BUDGET = env_int("WEBHOOK_TASK_BUDGET", 40)  # seconds
+# An endpoint's circuit opens after this many failures in a row; it is tried again (one
+# event, half-open) after at least the cool-down.
+WEBHOOK_BREAKER_THRESHOLD = env_int("WEBHOOK_BREAKER_THRESHOLD", 5)
+WEBHOOK_BREAKER_COOLDOWN = timedelta(minutes=env_int("WEBHOOK_BREAKER_COOLDOWN_MINUTES", 10))
+
 CELERY_RESULT_BACKEND = REDIS_URL
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -1,11 +1,27 @@
-"""Alert webhooks: every alert event, signed, delivered at least once, in order.
+"""Alert webhooks: every alert event, signed, in order, each answered with a 2xx once.
 
 The outbox is the alerts' own history (pghistory's AlertEvent rows, written by a
 trigger in the same transaction as the change): nothing is lost between commit and
 send. Each endpoint keeps a cursor (`last_event_id`); delivery walks its clinic's
-events in order, advances the cursor after each 2xx, and on a failure waits with a
-backoff before trying the same event again. After a day of failures an event is
+events in order and advances the cursor after each 2xx. A failure waits with a backoff
+(per endpoint, doubling); after WEBHOOK_BREAKER_THRESHOLD failures in a row the circuit
+is open: one trial after at least the cool-down. After a day of failures an event is
 given up (and logged as such) so that one bad event cannot block the rest.
+
+Nothing waits on the network inside a transaction or under a row lock. A run claims an
+endpoint with a conditional UPDATE (`claimed_by`, `claimed_at`), committed; before each
+POST it records the event as in flight (`in_flight_event_id`), committed; it posts
+outside any transaction (followup/outbound.py: checked address, no redirect, one total
+deadline); then it records the answer and moves the cursor in one short transaction,
+only if the claim is still its own. A run stops taking deliveries when less than one
+request's deadline is left of WEBHOOK_TASK_BUDGET.
+
+The guarantee (docs/reliability.md): an event answered 2xx and recorded is never sent
+again, and none is skipped. A run killed while an event is in flight leaves it marked:
+the next run (after CLAIM_LEASE) logs that attempt as interrupted and sends the event
+again, with the same `X-Followup-Delivery` (the event id) and a higher
+`X-Followup-Attempt`. So a receiver sees an event twice only if the run died after its
+2xx and before the record (milliseconds); receivers deduplicate on the event id.
 
 Signature: `X-Followup-Signature: t=<unix time>,v1=<hex HMAC-SHA256(secret, "t.body")>`.
 """
@@ -15,21 +31,26 @@ import hmac
 import json
 import logging
 import time
-import urllib.error
-import urllib.request
+import uuid
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
+from . import outbound
 from .models import WebhookDelivery, WebhookEndpoint
 from .models.alerts import AlertEvent
 
 log = logging.getLogger(__name__)
 
 BATCH = 50
-TIMEOUT = 5  # seconds per request
 GIVE_UP_AFTER = timedelta(days=1)
+# Above the longest run (WEBHOOK_TASK_BUDGET, plus one request's deadline): a claim older
+# than this belongs to a run that died.
+CLAIM_LEASE = timedelta(minutes=2)
+INTERRUPTED = "interrupted: the sender stopped before the answer was recorded"
 EVENT_TYPES = {"acknowledged": "alert.acknowledged", "resolved": "alert.resolved",
                "snoozed": "alert.snoozed", "open": "alert.updated"}  # fmt: skip
 
@@ -67,41 +88,71 @@ def sign(secret: str, body: bytes, at: int) -> str:
 
 
 def backoff(failures: int) -> timedelta:
-    return timedelta(seconds=min(30 * 2 ** max(failures - 1, 0), 3600))
+    """The wait after `failures` failed attempts in a row: doubling from 30 s, at most an
+    hour; at least the breaker's cool-down once the circuit is open."""
+    wait = timedelta(seconds=min(30 * 2 ** max(failures - 1, 0), 3600))
+    if failures >= settings.WEBHOOK_BREAKER_THRESHOLD:
+        wait = max(wait, settings.WEBHOOK_BREAKER_COOLDOWN)
+    return wait
 
 
-def _post(endpoint: WebhookEndpoint, event: AlertEvent) -> tuple[int | None, str, int]:
+def circuit_open(endpoint: WebhookEndpoint) -> bool:
+    return endpoint.consecutive_failures >= settings.WEBHOOK_BREAKER_THRESHOLD
+
+
+class Budget:
+    """What is left of one run's time (monotonic, so that a frozen test clock does not
+    stop it)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.ends = time.monotonic() + seconds
+
+    def allows_one_more(self) -> bool:
+        return self.ends - time.monotonic() >= settings.WEBHOOK_TIMEOUT
+
+
+def _post(endpoint: WebhookEndpoint, event: AlertEvent, attempt: int) -> outbound.Answer:
     body = json.dumps(payload(event), separators=(",", ":")).encode()
-    request = urllib.request.Request(endpoint.url, data=body, method="POST", headers={
+    return outbound.post(endpoint.url, body, {
         "Content-Type": "application/json",
         "User-Agent": "followup-webhooks/1",
         "X-Followup-Event": event_type(event),
         "X-Followup-Delivery": str(event.pgh_id),
+        "X-Followup-Attempt": str(attempt),
         "X-Followup-Signature": sign(endpoint.secret, body, int(time.time())),
     })  # fmt: skip
-    started = time.monotonic()
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
-            code, error = response.status, ""
-    except urllib.error.HTTPError as failure:
-        code, error = failure.code, f"HTTP {failure.code}"
-    except (urllib.error.URLError, OSError) as failure:
-        code, error = None, f"{type(failure).__name__}: {failure}"
-    return code, error, int((time.monotonic() - started) * 1000)
 
 
-def deliver(now: datetime | None = None) -> int:
-    """Deliver what is due to every active endpoint; returns the number delivered."""
+def deliver(now: datetime | None = None, budget: float | None = None) -> int:
+    """Deliver what is due to every active endpoint, within `budget` seconds
+    (WEBHOOK_TASK_BUDGET); returns the number delivered."""
     now = now or timezone.now()
+    clock = Budget(settings.WEBHOOK_TASK_BUDGET if budget is None else budget)
+    # The endpoint waiting longest since its last run goes first: a run cut by its budget
+    # leaves the others to the next one, not to never.
     due = list(
-        WebhookEndpoint.objects.filter(active=True)
-        .exclude(next_attempt_at__gt=now)
+        _claimable(now)
+        .order_by(F("claimed_at").asc(nulls_first=True), "pk")
         .values_list("pk", flat=True)
     )
     if not due:
         return 0  # no receiver waiting: do not even take the lock
     settled = settled_event_id()
-    return sum(deliver_endpoint(pk, now, settled) for pk in due)
+    delivered = 0
+    for pk in due:
+        if not clock.allows_one_more():
+            break
+        delivered += deliver_endpoint(pk, now, settled, clock)
+    return delivered
+
+
+def _claimable(now: datetime):
+    unclaimed = Q(claimed_by="") | Q(claimed_at__lt=timezone.now() - CLAIM_LEASE)
+    return (
+        WebhookEndpoint.objects.filter(unclaimed, active=True)
+        .exclude(next_attempt_at__gt=now)
+        .exclude(client__revoked_at__isnull=False)  # also when revoked without the signal
+    )
 
 
 def settled_event_id() -> int:
@@ -118,55 +169,110 @@ def settled_event_id() -> int:
         return cursor.fetchone()[0]
 
 
-def deliver_endpoint(endpoint_id: int, now: datetime, settled: int | None = None) -> int:
+def deliver_endpoint(
+    endpoint_id: int, now: datetime, settled: int | None = None, clock: Budget | None = None
+) -> int:
+    """Claim the endpoint, send its next events one by one, release it."""
     settled = settled_event_id() if settled is None else settled
-    # The endpoint's row is locked for the batch: two workers never send the same event,
-    # and a worker killed mid-batch rolls back its cursor, so the events go again.
+    clock = clock or Budget(settings.WEBHOOK_TASK_BUDGET)
+    token = uuid.uuid4().hex
+    claimed = (
+        _claimable(now).filter(pk=endpoint_id).update(claimed_by=token, claimed_at=timezone.now())
+    )
+    if not claimed:
+        return 0  # another run has it, or it is not due
+    try:
+        return _deliver_claimed(WebhookEndpoint.objects.get(pk=endpoint_id), token, now,
+                                settled, clock)  # fmt: skip
+    finally:
+        WebhookEndpoint.objects.filter(pk=endpoint_id, claimed_by=token).update(claimed_by="")
+
+
+def _deliver_claimed(
+    endpoint: WebhookEndpoint, token: str, now: datetime, settled: int, clock: Budget
+) -> int:
+    mine = WebhookEndpoint.objects.filter(pk=endpoint.pk, claimed_by=token)
+    if endpoint.in_flight_event_id is not None:
+        _record_interrupted(endpoint, mine, now)
+    events = (
+        AlertEvent.objects.filter(
+            pgh_id__gt=endpoint.last_event_id,
+            pgh_id__lte=settled,
+            pgh_obj__clinic_id=endpoint.clinic_id,
+        )
+        .select_related("pgh_obj")
+        .order_by("pgh_id")[:BATCH]
+    )
+    delivered = 0
+    for event in events:
+        if event.pgh_obj is None:  # the alert is gone with its patient: nothing to say
+            if not mine.update(last_event_id=event.pgh_id):
+                break
+            continue
+        if not clock.allows_one_more():
+            break
+        # Counted for a success too: the log says which attempt got through.
+        attempt = 1 + WebhookDelivery.objects.filter(
+            endpoint=endpoint, event_id=event.pgh_id, delivered=False
+        ).count()  # fmt: skip
+        # Committed before the POST: if this run dies waiting, the next one knows.
+        if not mine.update(in_flight_event_id=event.pgh_id, claimed_at=timezone.now()):
+            break  # the claim was taken over (this run outlived CLAIM_LEASE)
+        answer = _post(endpoint, event, attempt)
+        gave_up = not answer.ok and endpoint.failing_since is not None and (
+            now - endpoint.failing_since >= GIVE_UP_AFTER
+        )  # fmt: skip
+        if not _record(endpoint, mine, event, attempt, answer, gave_up, now):
+            break
+        delivered += answer.ok
+        if not (answer.ok or gave_up):
+            log.info("Webhook %s failed on event %s: %s", endpoint.pk, event.pgh_id,
+                     answer.reason)  # fmt: skip
+            break
+    return delivered
+
+
+def _record(endpoint, mine, event, attempt, answer: outbound.Answer, gave_up, now) -> bool:
+    """The answer in the log and on the endpoint, in one short transaction, if the claim is
+    still this run's; False when it is not (the log keeps what was seen all the same)."""
+    if answer.ok or gave_up:
+        endpoint.last_event_id = event.pgh_id
+        endpoint.failing_since = endpoint.next_attempt_at = None
+        endpoint.consecutive_failures = 0 if answer.ok else endpoint.consecutive_failures + 1
+    else:
+        endpoint.failing_since = endpoint.failing_since or now
+        endpoint.consecutive_failures += 1
+        endpoint.next_attempt_at = now + backoff(endpoint.consecutive_failures)
     with transaction.atomic():
-        endpoint = (
-            WebhookEndpoint.objects.select_for_update(skip_locked=True)
-            .filter(pk=endpoint_id, active=True)
-            .first()
-        )
-        if endpoint is None:
-            return 0
-        events = (
-            AlertEvent.objects.filter(
-                pgh_id__gt=endpoint.last_event_id,
-                pgh_id__lte=settled,
-                pgh_obj__clinic_id=endpoint.clinic_id,
-            )
-            .select_related("pgh_obj")
-            .order_by("pgh_id")[:BATCH]
-        )
-        delivered = 0
-        for event in events:
-            if event.pgh_obj is None:  # the alert is gone with its patient: nothing to say
-                endpoint.last_event_id = event.pgh_id
-                continue
-            code, error, took = _post(endpoint, event)
-            ok = code is not None and 200 <= code < 300
-            # Counted for a success too: the log says which attempt got through.
+        WebhookDelivery.objects.create(
+            endpoint=endpoint, event_id=event.pgh_id, alert_id=event.pgh_obj_id,
+            event_type=event_type(event), attempt=attempt, status_code=answer.status,
+            error=answer.reason, delivered=answer.ok, gave_up=gave_up,
+            duration_ms=answer.duration_ms, at=now,
+        )  # fmt: skip
+        return bool(mine.update(
+            in_flight_event_id=None,
+            last_event_id=endpoint.last_event_id,
+            failing_since=endpoint.failing_since,
+            next_attempt_at=endpoint.next_attempt_at,
+            consecutive_failures=endpoint.consecutive_failures,
+        ))  # fmt: skip
+
+
+def _record_interrupted(endpoint: WebhookEndpoint, mine, now: datetime) -> None:
+    """A run died with this event posted and its answer not recorded: say so in the log;
+    the event goes again (the cursor never moved past it)."""
+    event = AlertEvent.objects.filter(pgh_id=endpoint.in_flight_event_id).first()
+    with transaction.atomic():
+        if event is not None and event.pgh_id > endpoint.last_event_id:
             attempt = 1 + WebhookDelivery.objects.filter(
                 endpoint=endpoint, event_id=event.pgh_id, delivered=False
             ).count()  # fmt: skip
-            gave_up = not ok and endpoint.failing_since is not None and (
-                now - endpoint.failing_since >= GIVE_UP_AFTER
-            )  # fmt: skip
             WebhookDelivery.objects.create(
-                endpoint=endpoint, event_id=event.pgh_id, alert_id=event.pgh_obj_id,
-                event_type=event_type(event), attempt=attempt, status_code=code,
-                error=error, delivered=ok, gave_up=gave_up, duration_ms=took, at=now,
+                endpoint=endpoint, event_id=event.pgh_id, alert_id=event.pgh_obj_id or 0,
+                event_type=event_type(event), attempt=attempt, error=INTERRUPTED, at=now,
             )  # fmt: skip
-            if ok or gave_up:
-                endpoint.last_event_id = event.pgh_id
-                endpoint.failing_since = None
-                endpoint.next_attempt_at = None
-                delivered += ok
-                continue
-            endpoint.failing_since = endpoint.failing_since or now
-            endpoint.next_attempt_at = now + backoff(attempt)
-            log.info("Webhook %s failed on event %s: %s", endpoint.url, event.pgh_id, error)
-            break
-        endpoint.save(update_fields=["last_event_id", "failing_since", "next_attempt_at"])
-    return delivered
+            log.warning("Webhook %s: event %s was in flight when its run stopped; sent again",
+                        endpoint.pk, event.pgh_id)  # fmt: skip
+        mine.update(in_flight_event_id=None)
+    endpoint.in_flight_event_id = None

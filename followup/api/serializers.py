@@ -147,11 +147,9 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
         model = WebhookEndpoint
         fields = ["id", "url", "active", "created_at", "last_event_id", "failing_since"]
         read_only_fields = ["created_at", "last_event_id", "failing_since"]
-
-    def validate_url(self, url: str) -> str:
-        if not url.startswith(("https://", "http://")):
-            raise serializers.ValidationError("Use an http(s) URL.")
-        return url
+        # `url` is checked by the model field's validator (followup.outbound.validate_url):
+        # https, and no loopback, private or special address, on every address the name
+        # has; the same check as the admin's form. Each delivery checks again.
 
 
 class NewWebhookEndpointSerializer(WebhookEndpointSerializer):

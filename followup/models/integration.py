@@ -4,6 +4,8 @@ import secrets
 
 from django.db import models
 
+from .. import outbound
+
 
 class IdempotencyKey(models.Model):
     """The first answer to a POST with an `Idempotency-Key`, replayed for a retry.
@@ -46,7 +48,8 @@ class WebhookEndpoint(models.Model):
         related_name="webhooks",
         help_text="The integration that registered it; revoking that client disables it.",
     )
-    url = models.URLField(max_length=500)
+    # Checked again on every request, on the address actually connected to (outbound.py).
+    url = models.URLField(max_length=500, validators=[outbound.validate_url])
     secret = models.CharField(max_length=64, editable=False)
     active = models.BooleanField(default=True)
     last_event_id = models.BigIntegerField(
@@ -54,6 +57,23 @@ class WebhookEndpoint(models.Model):
     )
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     failing_since = models.DateTimeField(null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField(
+        default=0,
+        editable=False,
+        help_text="Failed attempts in a row; from WEBHOOK_BREAKER_THRESHOLD on, the circuit "
+        "is open: one trial after the cool-down.",
+    )
+    # The claim of one delivery run (webhooks.deliver_endpoint): who, and since when. A
+    # claim older than webhooks.CLAIM_LEASE belongs to a run that died.
+    claimed_by = models.CharField(max_length=32, blank=True, default="", editable=False)
+    claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    in_flight_event_id = models.BigIntegerField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Posted, its answer not recorded yet: a run that finds it left by a dead "
+        "run logs it as interrupted and sends it again (same X-Followup-Delivery).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -66,9 +86,13 @@ class WebhookEndpoint(models.Model):
         if self._state.adding:
             from .alerts import AlertEvent
 
-            # A new receiver starts with what happens from now on, not the whole history.
+            # A new receiver starts with what happens from now on, not the whole history:
+            # after its own clinic's latest event (the global one would tell every
+            # clinic how many alerts the others have).
             self.secret = self.secret or secrets.token_hex(32)
-            latest = AlertEvent.objects.aggregate(models.Max("pgh_id"))["pgh_id__max"]
+            latest = AlertEvent.objects.filter(pgh_obj__clinic_id=self.clinic_id).aggregate(
+                models.Max("pgh_id")
+            )["pgh_id__max"]
             self.last_event_id = latest or 0
         super().save(*args, **kwargs)
 

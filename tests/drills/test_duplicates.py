@@ -51,7 +51,8 @@ PARIS = ZoneInfo("Europe/Paris")
 
 
 @pytest.fixture
-def receiver():
+def receiver(settings):
+    Receiver.allow(settings)
     receiver = Receiver()
     receiver.answer = 200
     receiver.start()
@@ -92,7 +93,7 @@ def test_every_task_delivered_twice_to_two_workers(protocols, workers, smtp, rec
     with monkeypatch.context() as muted:  # the drill sends every message itself, twice
         muted.setattr("followup.refresh.nudge", lambda task, *args: None)
         surgeries = scenario.build_directly(clinic)
-    env = {"EMAIL_HOST": smtp.host, "EMAIL_PORT": str(smtp.port)}
+    env = {"EMAIL_HOST": smtp.host, "EMAIL_PORT": str(smtp.port), **Receiver.ENV}
     first = workers.start(**env)
     workers.start(queue=first.queue, **env)
 

@@ -26,7 +26,17 @@ _subjects = count(1)
 
 
 class Receiver:
-    """An HTTP server in a thread that answers `self.answer` and remembers every call."""
+    """An HTTP server in a thread that answers `self.answer` and remembers every call.
+
+    It listens on 127.0.0.1 over plain http: the settings that allow it (off by default,
+    followup/outbound.py), for this process with `allow(settings)` and for a worker's
+    environment with `ENV`."""
+
+    ENV = {"WEBHOOK_ALLOW_HTTP": "true", "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true"}
+
+    @staticmethod
+    def allow(settings) -> None:
+        settings.WEBHOOK_ALLOW_HTTP = settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
 
     def __init__(self) -> None:
         with socket.socket() as probe:  # a free port, not listening until start()
@@ -70,7 +80,8 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver():
+def receiver(settings):
+    Receiver.allow(settings)
     receiver = Receiver()
     yield receiver
     receiver.stop()

@@ -28,7 +28,8 @@ def no_broker(monkeypatch):
 
 
 @pytest.fixture
-def receiver():
+def receiver(settings):
+    Receiver.allow(settings)
     receiver = Receiver()
     receiver.answer = 200
     receiver.start()
