@@ -331,7 +331,9 @@ class AlertAdmin(ClinicScopedAdmin):
 
     @admin.action(description="Acknowledge the selected alerts", permissions=["change"])
     def acknowledge_selected(self, request, queryset):
-        count = alerts_lifecycle.acknowledge_many(queryset, request.user, timezone.now())
+        # A clinician of one clinic may be a viewer of another: only where they write.
+        writable = queryset.filter(clinic_id__in=admin_access(request).writable)
+        count = alerts_lifecycle.acknowledge_many(writable, request.user, timezone.now())
         self.message_user(request, f"Acknowledged {count} alert(s).")
 
-from . import admin_integration, admin_mail  # noqa: E402, F401  (register their models)
+from . import admin_integration, admin_lockout, admin_mail  # noqa: E402, F401  (register their models)

@@ -4,6 +4,7 @@ from django.contrib import admin
 
 from patients.models import ApiRequest
 
+from .admin_keys import ManagersHoldTheKeys, Shown, confirm_rotation, show_once
 from .admin_scoping import ClinicFilter, ClinicScopedAdmin, ClinicScopedMixin
 from .models import WebhookDelivery, WebhookEndpoint
 
@@ -23,11 +24,37 @@ class DeliveryLogInline(ClinicScopedMixin, admin.TabularInline):
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(ClinicScopedAdmin):
-    list_display = ["url", "clinic", "active", "last_event_id", "failing_since", "next_attempt_at"]
+class WebhookEndpointAdmin(ManagersHoldTheKeys, ClinicScopedAdmin):
+    """Staff of the clinic see its receivers and their log; its managers add, change and
+    rotate their signing secrets, each new secret shown once (followup/admin_keys.py).
+    A receiver gets the clinic's alert events: pointing one elsewhere is a manager's call."""
+
+    list_display = ["url", "clinic", "active", "client", "last_event_id", "failing_since",
+                    "next_attempt_at"]  # fmt: skip
+    list_select_related = ["clinic", "client__clinic"]
     list_filter = ["active", ClinicFilter]
-    readonly_fields = ["secret", "last_event_id", "failing_since", "next_attempt_at", "created_at"]
+    # Never the secret: it is shown once, on the answer to the POST that made it.
+    readonly_fields = ["client", "last_event_id", "failing_since", "next_attempt_at", "created_at"]
     inlines = [DeliveryLogInline]
+    actions = ["rotate_secrets"]
+
+    def response_add(self, request, obj, post_url_continue=None):
+        shown = [Shown(obj.url, obj.secret, "Verify each delivery's HMAC-SHA256 with it.")]
+        return show_once(request, self, "New webhook", shown, f"Signing secret for {obj.url}.")
+
+    @admin.action(description="Rotate the selected webhooks' signing secrets",
+                  permissions=["manage"])  # fmt: skip
+    def rotate_secrets(self, request, queryset):
+        endpoints, left_out = self.managed_only(request, queryset)
+        if request.POST.get("post") != "yes":
+            title = "Rotate these webhooks' signing secrets"
+            return confirm_rotation(request, self, endpoints, "rotate_secrets", title, False)
+        shown = [
+            Shown(endpoint.url, endpoint.rotate_secret(), f"{endpoint.clinic.slug}")
+            for endpoint in endpoints.select_related("clinic").order_by("pk")
+        ]
+        intro = f"New signing secrets ({len(shown)}); {left_out} webhook(s) left as they were."
+        return show_once(request, self, "Rotated signing secrets", shown, intro)
 
 
 @admin.register(ApiRequest)

@@ -12,6 +12,9 @@ from .models import Clinic, Membership, Role
 class ClinicAccess:
     readable: frozenset[int]
     writable: frozenset[int]
+    # Where they hold the integration's keys: mint, rotate and revoke tokens, see and
+    # rotate webhook secrets. Managers of the clinic, and superusers.
+    managed: frozenset[int] = frozenset()
 
     @classmethod
     def single(cls, clinic_id: int) -> "ClinicAccess":
@@ -27,9 +30,10 @@ def access_for_user(user) -> ClinicAccess:
         return NO_ACCESS
     if user.is_superuser:
         ids = frozenset(Clinic.objects.values_list("id", flat=True))
-        return ClinicAccess(ids, ids)
+        return ClinicAccess(ids, ids, ids)
     roles = list(Membership.objects.filter(user=user).values_list("clinic_id", "role"))
     return ClinicAccess(
         readable=frozenset(clinic for clinic, _ in roles),
         writable=frozenset(clinic for clinic, role in roles if role != Role.VIEWER),
+        managed=frozenset(clinic for clinic, role in roles if role == Role.MANAGER),
     )

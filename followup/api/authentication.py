@@ -1,14 +1,17 @@
 """Bearer tokens for integration clients; staff use the admin's session."""
 
 from dataclasses import dataclass
+from functools import partial
 
 import pghistory
+from django.db import transaction
+from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 
-from patients.models import ApiClient
+from patients.models import LAST_USED_PRECISION, ApiClient
 
 
 @dataclass(frozen=True)
@@ -39,10 +42,20 @@ class ApiClientTokenAuthentication(BaseAuthentication):
             raise AuthenticationFailed("Invalid token.") from None
         client = ApiClient.authenticate(token)
         if client is None:
-            raise AuthenticationFailed("Invalid or revoked token.")
+            raise AuthenticationFailed("Invalid, expired or revoked token.")
+        self._record_use(client)
         # Every change this request makes is audited as made by this client.
         pghistory.context(api_client=client.pk, clinic=client.clinic.slug)
         return ClientPrincipal(client), client
+
+    @staticmethod
+    def _record_use(client: ApiClient) -> None:
+        """`last_used_at`, at most one write a minute per token (ApiClient.touch). After the
+        request's commit: an UPDATE in the request's transaction would hold the client's row
+        until the request ends, and make the client's concurrent requests wait on it."""
+        now = timezone.now()
+        if client.last_used_at is None or client.last_used_at < now - LAST_USED_PRECISION:
+            transaction.on_commit(partial(client.touch, now))
 
     def authenticate_header(self, request) -> str:
         # Answer 401 (not 403) to a request without credentials.
