@@ -10,9 +10,12 @@ can go twice; none can be lost.
 """
 
 import logging
+import secrets
 from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
@@ -135,92 +138,180 @@ def queue_urgent(now: datetime) -> int:
 
 # --- Delivery -------------------------------------------------------------------------
 
+URGENT = (EmailKind.URGENT, EmailKind.ESCALATION)
+DIGESTS = (EmailKind.DIGEST,)
 
-def deliver(now: datetime | None = None) -> int:
-    """Send what is due; returns the number sent."""
+
+def deliver(now: datetime | None = None, kinds: tuple[str, ...] | None = None) -> int:
+    """Send what is due, of these kinds (all by default); returns the number sent.
+
+    Urgent notices and digests are sent by different tasks on different queues, so a
+    long digest run never holds an urgent notice back."""
     now = now or timezone.now()
-    Email.objects.filter(status=EmailStatus.SENDING, claimed_at__lt=now - CLAIM_TIMEOUT).update(
-        status=EmailStatus.PENDING
-    )
+    _take_back_stale_claims(now)
+    run = _new_run()
     sent = 0
-    while claimed := _claim(now):
+    while claimed := _claim(now, run, kinds):
         sent += _send_batch(claimed, now)
         if len(claimed) < BATCH:
             break
     return sent
 
 
-def _claim(now: datetime) -> list[Email]:
+def _new_run() -> str:
+    """The token that says which run holds a claim: only that run may mark the row."""
+    return secrets.token_hex(16)
+
+
+def _take_back_stale_claims(now: datetime) -> None:
+    """A claim older than CLAIM_TIMEOUT is taken back: its run died, or is slower than any
+    e-mail task may be (their hard time limits are well under it, followup/tasks.py). A
+    row whose message a run saw accepted after losing its claim (`sent_at`) is sent."""
+    stale = Email.objects.filter(status=EmailStatus.SENDING, claimed_at__lt=now - CLAIM_TIMEOUT)
+    stale.filter(sent_at__isnull=False).update(status=EmailStatus.SENT)
+    stale.update(status=EmailStatus.PENDING)
+
+
+def _claim(
+    now: datetime, run: str | None = None, kinds: tuple[str, ...] | None = None
+) -> list[Email]:
+    run = run or _new_run()
     with transaction.atomic():
-        rows = list(
-            Email.objects.filter(status=EmailStatus.PENDING, next_attempt_at__lte=now)
-            .select_for_update(skip_locked=True)
-            .order_by("next_attempt_at", "pk")[:BATCH]
-        )
+        due = Email.objects.filter(status=EmailStatus.PENDING, next_attempt_at__lte=now)
+        if kinds:
+            due = due.filter(kind__in=kinds)
+        due = due.select_for_update(skip_locked=True).order_by("next_attempt_at", "pk")
+        rows = list(due[:BATCH])
         Email.objects.filter(pk__in=[r.pk for r in rows]).update(
-            status=EmailStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1
+            status=EmailStatus.SENDING, claimed_at=now, claimed_by=run, attempts=F("attempts") + 1
         )
     for row in rows:
         row.attempts += 1
-        row.claimed_at = now
+        row.claimed_at, row.claimed_by = now, run
     return rows
+
+
+def _ours(row: Email):
+    """The row, if it is still claimed by the run that holds `row`."""
+    return Email.objects.filter(pk=row.pk, status=EmailStatus.SENDING, claimed_by=row.claimed_by)
 
 
 def _renew_claim(row: Email) -> bool:
     """Claim the row again right before sending it. A batch slower than CLAIM_TIMEOUT (a
-    sluggish SMTP server) sees its last rows revived by the next run, as a dead worker's
-    would be: whichever run renews the claim first sends the row, the other leaves it."""
+    sluggish SMTP server) sees its last rows taken back by the next run, as a dead worker's
+    would be: the run whose token is on the row sends it, the other leaves it. A run that
+    lost the row after its message was accepted recorded `sent_at`: not sent again."""
+    if (
+        _ours(row)
+        .filter(sent_at__isnull=False)
+        .update(status=EmailStatus.SENT, last_error=SENT_BY_A_SLOWER_RUN)
+    ):
+        return False
     fresh = timezone.now()
-    renewed = Email.objects.filter(
-        pk=row.pk, status=EmailStatus.SENDING, claimed_at=row.claimed_at
-    ).update(claimed_at=fresh)
+    renewed = _ours(row).update(claimed_at=fresh)
     row.claimed_at = fresh
     return renewed == 1
 
 
+SENT_BY_A_SLOWER_RUN = (
+    "Accepted by the SMTP server for a run that had lost its claim (slower than the claim "
+    "timeout): not sent again."
+)
+
+
 def _send_batch(rows: list[Email], now: datetime) -> int:
-    clinics = {c.pk: c for c in Clinic.objects.filter(pk__in={r.clinic_id for r in rows})}
-    collected: dict[int, digest.ClinicData] = {}
-    alerts = Alert.objects.select_related("patient").in_bulk({r.alert_id for r in rows} - {None})
+    batch = _Batch(
+        clinics=Clinic.objects.in_bulk({r.clinic_id for r in rows}),
+        alerts=Alert.objects.select_related("patient").in_bulk({r.alert_id for r in rows} - {None}),
+    )  # fmt: skip
     sent = 0
-    for row in rows:
-        clinic = clinics[row.clinic_id]
-        if (
-            row.kind == EmailKind.DIGEST
-            and row.local_date < timezone.localtime(now, clinic.zone).date()
-        ):
-            _mark(row, status=EmailStatus.SKIPPED, last_error="Its day has passed: not sent late.")
-            continue
-        if row.kind == EmailKind.ESCALATION and alerts[row.alert_id].status != AlertStatus.OPEN:
-            # Queued while ignored, held back (SMTP down), then acknowledged: not escalated.
-            _mark(row, status=EmailStatus.SKIPPED, last_error="Acknowledged before it was sent.")
-            continue
-        if not _renew_claim(row):
-            continue  # revived by another run meanwhile: that run sends it
+    for index, row in enumerate(rows):
         try:
-            if row.kind == EmailKind.DIGEST:
-                if clinic.pk not in collected:
-                    collected[clinic.pk] = digest.collect(clinic, now)
-                subject, text, html = digest.render(
-                    digest.for_recipient(collected[clinic.pk], row.local_date, _last_digest(row))
-                )
-            else:
-                subject, text, html = _render_alert(row, alerts[row.alert_id], clinic)
-            message = EmailMultiAlternatives(
-                subject, text, settings.DEFAULT_FROM_EMAIL, [row.recipient],
-                headers={"Message-ID": _message_id(row)},
-            )  # fmt: skip
-            message.attach_alternative(html, "text/html")
-            message.send()
-        except Exception as error:  # SMTP down, refused, timed out...
-            log.warning("E-mail %s not sent (attempt %s): %s", row.key, row.attempts, error)
-            _mark(row, status=EmailStatus.PENDING, last_error=f"{type(error).__name__}: {error}",
-                  next_attempt_at=now + backoff(row.attempts))  # fmt: skip
-            continue
-        _mark(row, status=EmailStatus.SENT, sent_at=timezone.now(), subject=subject,
-              built_at=now, last_error="")  # fmt: skip
-        sent += 1
+            sent += _send_one(row, batch, now)
+        except SoftTimeLimitExceeded:
+            # Out of time: the rows not tried yet go back at once (the one in flight may
+            # have been accepted: it waits for CLAIM_TIMEOUT, as a dead worker's would).
+            _give_back(rows[index + 1 :])
+            raise
     return sent
+
+
+@dataclass
+class _Batch:
+    clinics: dict[int, Clinic]
+    alerts: dict[int, Alert]
+    collected: dict[int, digest.ClinicData] = field(default_factory=dict)
+
+    def digest_data(self, clinic: Clinic, now: datetime) -> digest.ClinicData:
+        if clinic.pk not in self.collected:
+            self.collected[clinic.pk] = digest.collect(clinic, now)
+        return self.collected[clinic.pk]
+
+
+def _give_back(rows: list[Email]) -> None:
+    for row in rows:
+        _ours(row).update(status=EmailStatus.PENDING, attempts=F("attempts") - 1)
+
+
+def _send_one(row: Email, batch: _Batch, now: datetime) -> int:
+    """Sends the row if it is due and still this run's; returns 1 if it went."""
+    clinic = batch.clinics[row.clinic_id]
+    if (
+        row.kind == EmailKind.DIGEST
+        and row.local_date < timezone.localtime(now, clinic.zone).date()
+    ):
+        _mark(row, status=EmailStatus.SKIPPED, last_error="Its day has passed: not sent late.")
+        return 0
+    if row.kind == EmailKind.ESCALATION and batch.alerts[row.alert_id].status != AlertStatus.OPEN:
+        # Queued while ignored, held back (SMTP down), then acknowledged: not escalated.
+        _mark(row, status=EmailStatus.SKIPPED, last_error="Acknowledged before it was sent.")
+        return 0
+    if not _renew_claim(row):
+        return 0  # taken back by another run meanwhile: that run sends it
+    try:
+        if row.kind == EmailKind.DIGEST:
+            data = batch.digest_data(clinic, now)
+            subject, text, html = digest.render(
+                digest.for_recipient(data, row.local_date, _last_digest(row))
+            )
+        else:
+            subject, text, html = _render_alert(row, batch.alerts[row.alert_id], clinic)
+        message = EmailMultiAlternatives(
+            subject, text, settings.DEFAULT_FROM_EMAIL, [row.recipient],
+            headers={"Message-ID": _message_id(row)},
+        )  # fmt: skip
+        message.attach_alternative(html, "text/html")
+        message.send()
+    except SoftTimeLimitExceeded:
+        raise
+    except Exception as error:  # SMTP down, refused, timed out...
+        log.warning("E-mail %s not sent (attempt %s): %s", row.key, row.attempts, error)
+        _mark(row, status=EmailStatus.PENDING, last_error=f"{type(error).__name__}: {error}",
+              next_attempt_at=now + backoff(row.attempts))  # fmt: skip
+        return 0
+    if not _mark(row, status=EmailStatus.SENT, sent_at=timezone.now(), subject=subject,
+                 built_at=now, last_error=""):  # fmt: skip
+        _accepted_after_losing_the_claim(row, subject, now)
+    return 1
+
+
+def _accepted_after_losing_the_claim(row: Email, subject: str, now: datetime) -> None:
+    """The server accepted the message after the claim was taken back (this run was slower
+    than CLAIM_TIMEOUT). The row is another run's: this one may not mark it sent. It
+    records that the message went (`sent_at`), so the run that holds the claim does not
+    send it again, if it has not yet (`_renew_claim`); if it has, the message went twice,
+    and the log says so."""
+    recorded = (
+        Email.objects.filter(pk=row.pk, sent_at__isnull=True)
+        .exclude(status=EmailStatus.SENT)
+        .update(sent_at=timezone.now(), subject=subject, built_at=now)
+    )
+    log.warning(
+        "E-mail %s accepted after its claim was taken back (slower than %s): %s",
+        row.key, CLAIM_TIMEOUT,
+        "recorded, the run holding it will not send it again" if recorded
+        else "another run had sent it already: sent twice",
+    )  # fmt: skip
 
 
 def _message_id(row: Email) -> str:
@@ -228,8 +319,9 @@ def _message_id(row: Email) -> str:
     return f"<{row.key.replace(':', '.')}@followup>"
 
 
-def _mark(row: Email, **changes) -> None:
-    Email.objects.filter(pk=row.pk, status=EmailStatus.SENDING).update(**changes)
+def _mark(row: Email, **changes) -> bool:
+    """Only the run that holds the claim marks the row (sent, failed, skipped)."""
+    return _ours(row).update(**changes) == 1
 
 
 def _last_digest(row: Email) -> datetime | None:

@@ -182,6 +182,8 @@ if not REDIS_URL.startswith(("redis://", "rediss://")):
 # kombu waits forever by default, redis-py 5 s. Nothing waits for Redis: a nudge not
 # sent is done by the sweep, a rate limit not checked lets the request through.
 REDIS_SOCKET_TIMEOUT = 2  # seconds
+# /healthz/deep for a monitor (staff may read it with their session); empty: staff only.
+HEALTHZ_TOKEN = env_str("HEALTHZ_TOKEN", "")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -333,9 +335,13 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
-# Tests run their own worker on a queue of their own (tests/worker.py).
-CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
+# One queue per kind of work, named after the default queue: followup.urgent,
+# followup.refresh, followup.delivery (followup/celery.py). Tests run their own worker
+# on a family of their own (tests/worker.py).
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "followup")
+CELERY_TASK_ROUTES = ["followup.celery.route_task"]
 CELERY_RESULT_EXPIRES = 3600
+# The longest budget (a refresh); each task declares its own (followup/tasks.py).
 CELERY_TASK_TIME_LIMIT = 15 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 14 * 60
 # Above the longest task, so that a slow task is not delivered a second time while it runs.
@@ -367,6 +373,12 @@ CELERY_BEAT_SCHEDULE = {
     },
     "webhooks": {
         "task": "followup.tasks.deliver_webhooks",
+        "schedule": crontab(minute="*"),
+        "options": {"expires": 50},
+    },
+    # Proves beat is alive and its messages get through (/healthz/deep).
+    "heartbeat": {
+        "task": "followup.tasks.beat_tick",
         "schedule": crontab(minute="*"),
         "options": {"expires": 50},
     },

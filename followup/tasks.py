@@ -1,9 +1,18 @@
-"""Thin tasks: take ids, call the domain, idempotent, acknowledged after the work."""
+"""Thin tasks: take ids, call the domain, idempotent, acknowledged after the work.
+
+Each task's queue is in followup/celery.py (ROUTES). Each has a time budget that fits
+its queue: the soft limit raises SoftTimeLimitExceeded inside the task, which stops
+where it is (what it sent is recorded row by row, what it claimed and did not reach is
+given back); the hard limit kills the process a little later. E-mail tasks stop well
+within mailing.CLAIM_TIMEOUT, so that a claim that old belongs to a run that is over.
+"""
 
 from celery import shared_task
 from django.utils import timezone
 
-from . import mailing, refresh, sweep, webhooks
+from . import health, mailing, refresh, sweep, webhooks
+
+MINUTE = 60  # seconds
 
 
 @shared_task
@@ -12,33 +21,43 @@ def ping() -> str:
     return "pong"
 
 
-@shared_task
+@shared_task(soft_time_limit=14 * MINUTE, time_limit=15 * MINUTE)
 def refresh_surgeries(surgery_ids: list[int]) -> int:
     """Plan, match and evaluate these surgeries, together in one transaction."""
     return refresh.refresh_many(surgery_ids, timezone.now())
 
 
-@shared_task
+# Beat sends it every 5 minutes (expires after 4): done before the next one is due.
+@shared_task(soft_time_limit=4 * MINUTE, time_limit=4 * MINUTE + 30)
 def run_sweep() -> dict:
     result = sweep.run(timezone.now())
+    health.record_heartbeat(health.SWEEP)
     return {"refreshed": result.refreshed, "alerts": result.alerts, "failed": result.failed}
 
 
-@shared_task
+@shared_task(soft_time_limit=4 * MINUTE, time_limit=5 * MINUTE)
 def send_digests() -> dict:
     """Queue the digests that are due (each clinic at its local hour) and send them."""
     now = timezone.now()
-    return {"queued": mailing.queue_digests(now), "sent": mailing.deliver(now)}
+    return {"queued": mailing.queue_digests(now), "sent": mailing.deliver(now, mailing.DIGESTS)}
 
 
-@shared_task
+# Every minute: a slow SMTP server delays the next run, never stacks them.
+@shared_task(soft_time_limit=100, time_limit=2 * MINUTE)
 def notify_urgent() -> dict:
     """E-mail new urgent alerts and escalate the ones nobody acknowledged."""
     now = timezone.now()
-    return {"queued": mailing.queue_urgent(now), "sent": mailing.deliver(now)}
+    return {"queued": mailing.queue_urgent(now), "sent": mailing.deliver(now, mailing.URGENT)}
 
 
-@shared_task
+# Every minute; webhooks.deliver keeps to WEBHOOK_TASK_BUDGET itself, this is the net.
+@shared_task(soft_time_limit=2 * MINUTE, time_limit=2 * MINUTE + 30)
 def deliver_webhooks() -> int:
     """Alert events to the clinics' receivers, in order, retried with backoff."""
     return webhooks.deliver(timezone.now())
+
+
+@shared_task(soft_time_limit=10, time_limit=15)
+def beat_tick() -> None:
+    """Sent by beat every minute: /healthz/deep tells how long ago one got through."""
+    health.record_heartbeat(health.BEAT)

@@ -6,7 +6,7 @@ import sys
 import uuid
 from pathlib import Path
 
-from followup.celery import app
+from followup.celery import app, queue_names
 from followup.serving import database_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -14,8 +14,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 class Worker:
     def __init__(self) -> None:
-        # A queue of our own, so that no other worker on the same Redis takes our tasks.
+        # A family of queues of our own (followup/celery.py: `<queue>.urgent`, ...), so
+        # that no other worker on the same Redis takes our tasks; the worker listens to
+        # all of them, as the Procfile's three workers do together.
         self.queue = f"test-{uuid.uuid4().hex[:8]}"
+        self.queues = list(queue_names(self.queue).values())
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -26,7 +29,8 @@ class Worker:
         }
         self.process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "followup", "worker", "--pool", "solo",
-             "--queues", self.queue, "--without-mingle", "--without-gossip", "--loglevel", "INFO"],
+             "--queues", ",".join(self.queues), "--without-mingle", "--without-gossip",
+             "--loglevel", "INFO"],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,

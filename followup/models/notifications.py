@@ -3,7 +3,8 @@
 A message's `key` is unique (one digest per clinic, recipient and local day; one
 urgent notice per alert and recipient; one escalation per alert), so a second run,
 a second beat or a task delivered twice inserts nothing new. Delivery claims rows
-with SKIP LOCKED, sends, and marks them sent; an SMTP failure puts the row back with
+with SKIP LOCKED (recording which run claimed them, and when), sends, and marks them
+sent, only if the claim is still that run's; an SMTP failure puts the row back with
 a later `next_attempt_at` and never marks it sent.
 """
 
@@ -60,6 +61,9 @@ class Email(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField()
     claimed_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(
+        max_length=32, blank=True, help_text="The run that claimed it (a token per run)."
+    )
     last_error = models.TextField(blank=True)
     subject = models.CharField(max_length=200, blank=True)
     built_at = models.DateTimeField(

@@ -50,8 +50,11 @@ def workers(on_private_redis):
     class Workers:
         started: list[Worker] = []
 
-        def start(self, queue: str | None = None, **env: str) -> Worker:
-            worker = Worker(on_private_redis.url, queue, **env).start()
+        def start(
+            self, queue: str | None = None, kinds=None, concurrency: int = 1, **env: str
+        ) -> Worker:
+            pool = "prefork" if concurrency > 1 else "solo"
+            worker = Worker(on_private_redis.url, queue, kinds, **env).start(pool, concurrency)
             self.started.append(worker)
             app.conf.task_default_queue = worker.queue
             return worker

@@ -23,7 +23,7 @@ from urllib.parse import quote
 import psycopg
 import redis
 
-from followup.celery import app
+from followup.celery import app, queue_names
 from followup.embedded import redis_server_binary
 from tests.smtp import free_port
 from tests.worker import ROOT, database_url
@@ -114,10 +114,14 @@ class PrivateRedis:
 
 
 class Worker:
-    """`celery worker` on a queue of its own, against the test database (or `database`)."""
+    """`celery worker` on a family of queues of its own (followup/celery.py), against the
+    test database: all of them, or those of `kinds` (e.g. `("urgent",)`), as the
+    Procfile's workers each listen to one."""
 
-    def __init__(self, redis_url: str, queue: str | None = None, **env: str) -> None:
+    def __init__(self, redis_url: str, queue: str | None = None, kinds=None, **env: str) -> None:
         self.queue = queue or f"drill-{uuid.uuid4().hex[:8]}"
+        family = queue_names(self.queue)
+        self.queues = [family[kind] for kind in kinds] if kinds else list(family.values())
         self.redis_url = redis_url
         self.env = env
         self.process: subprocess.Popen | None = None
@@ -134,8 +138,9 @@ class Worker:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "celery", "-A", "followup", "worker", "--pool", pool,
-                 "--concurrency", str(concurrency), "--queues", self.queue, "--without-mingle",
-                 "--without-gossip", "--loglevel", "INFO", "--hostname", f"{uuid.uuid4().hex}@%h"],
+                 "--concurrency", str(concurrency), "--queues", ",".join(self.queues),
+                 "--without-mingle", "--without-gossip", "--loglevel", "INFO",
+                 "--hostname", f"{uuid.uuid4().hex}@%h"],
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
         return self
