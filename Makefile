@@ -57,14 +57,17 @@ run: venv
 # PYTEST_ARGS is passed on word by word: make test PYTEST_ARGS="-k sweep -x".
 # Without it, the fault drills (tests/drills) run in a pytest of their own after the
 # rest: they kill and replace Redis and Celery's connections, which must not leak
-# into the other tests.
+# into the other tests. Then the long run of random patient histories (marker
+# invariants_long, left out of the others by pyproject's addopts; INVARIANTS_EXAMPLES
+# sets its count; docs/reliability.md says how long it takes).
 test: lint $(CHROMIUM)
 	$(EMBEDDED) sh -c '\
 		python manage.py check && \
 		python manage.py makemigrations --check --dry-run && \
 		if [ $$# -gt 0 ]; then exec pytest "$$@"; fi && \
 		pytest --ignore=tests/drills && \
-		exec pytest tests/drills' pytest $(PYTEST_ARGS)
+		pytest tests/drills && \
+		exec pytest -m invariants_long tests/followup/invariants' pytest $(PYTEST_ARGS)
 
 lint: venv
 	ruff check .
