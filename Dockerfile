@@ -34,4 +34,4 @@ RUN SECRET_KEY=collectstatic-only-not-used-at-run-time-0000000000 \
 
 USER app
 EXPOSE 8000
-CMD ["gunicorn", "followup.wsgi:application", "--bind", "0.0.0.0:8000", "--access-logfile", "-"]
+CMD ["gunicorn", "followup.wsgi:application", "--bind", "0.0.0.0:8000", "--access-logfile", "-", "--access-logformat", "%(h)s %(t)s %(m)s %(U)s %(H)s %(s)s %(b)s %(M)sms"]

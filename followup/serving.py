@@ -24,6 +24,11 @@ ROOT = Path(settings.BASE_DIR)
 # The Procfile's `web` line (tests/test_deployment_files.py checks they agree).
 WORKERS = 2
 THREADS = 4
+# gunicorn's access log, as in the Procfile, docker-compose.yml and the Dockerfile: the
+# path (%(U)s), never the request line (%(r)s) with its query string (?mrn=,
+# ?family_name=, FHIR's identifier=, the admin's ?q=), nor the referer (a URL with its
+# query too) or the remote user (a name).
+ACCESS_LOG_FORMAT = "%(h)s %(t)s %(m)s %(U)s %(H)s %(s)s %(b)s %(M)sms"
 START_TIMEOUT = 30  # seconds
 
 
@@ -44,15 +49,23 @@ class ServerError(Exception):
 class Gunicorn:
     """`with Gunicorn() as server: requests.get(server.url + "/healthz")`"""
 
-    def __init__(self, workers: int = WORKERS, threads: int = THREADS) -> None:
+    def __init__(
+        self, workers: int = WORKERS, threads: int = THREADS, access_log: Path | None = None
+    ) -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "DATABASE_URL": database_url(), "REDIS_URL": settings.REDIS_URL}
+        logging = (
+            ["--access-logfile", str(access_log), "--access-logformat", ACCESS_LOG_FORMAT]
+            if access_log
+            else []
+        )
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "followup.wsgi:application", "--bind",
-             f"127.0.0.1:{self.port}", "--workers", str(workers), "--threads", str(threads)],
+             f"127.0.0.1:{self.port}", "--workers", str(workers), "--threads", str(threads),
+             *logging],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True,  # stopped with every process it forked
         )  # fmt: skip

@@ -8,6 +8,7 @@ so that a typo fails here rather than on a deployment.
 import importlib
 import json
 import shlex
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,8 @@ from django.core.management import get_commands
 from gunicorn.config import Config as GunicornConfig
 
 from followup import embedded, serving
+from followup import settings as production
+from followup.celery import ROUTES, app, queue_names
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -99,7 +102,8 @@ def check_command(argv: list[str]) -> None:
 
 
 def test_compose_has_the_app_services():
-    assert {"migrate", "web", "worker", "beat"} <= APP_SERVICES.keys()
+    workers = {"worker-urgent", "worker-refresh", "worker-delivery"}
+    assert {"migrate", "web", "beat", *workers} <= APP_SERVICES.keys()
 
 
 @pytest.mark.parametrize("name", sorted(APP_SERVICES))
@@ -129,7 +133,7 @@ def test_dockerfile_cmd_points_at_existing_code():
 
 def test_procfile_has_the_processes():
     # mail: a local SMTP server that prints what the service sends (make run only).
-    assert PROCFILE.keys() == {"web", "worker", "beat", "mail"}
+    assert PROCFILE.keys() == {"web", "urgent", "refresh", "delivery", "beat", "mail"}
 
 
 @pytest.mark.parametrize("name", sorted(PROCFILE))
@@ -176,3 +180,101 @@ def test_the_wsgi_module_leaves_start_up_objects_out_of_collections():
         assert gc.get_freeze_count() > 0  # full collections skip them (docs/performance.md)
     finally:
         gc.unfreeze()
+
+
+# --- One worker per queue -------------------------------------------------------------
+
+# The queues as deployed (the tests run theirs under other names: tests/worker.py).
+DEPLOYED = queue_names(production.CELERY_TASK_DEFAULT_QUEUE)
+
+
+def queues_of(argv: list[str]) -> list[str] | None:
+    """The queues a `celery worker` command listens to; None for anything else."""
+    if argv[:1] != ["celery"] or "worker" not in argv:
+        return None
+    for flag, value in pairwise(argv):
+        if flag in ("-Q", "--queues"):
+            return value.split(",")
+    pytest.fail(f"a worker without -Q listens to the default queue only: {argv}")
+
+
+def listened(commands) -> list[str]:
+    return [q for argv in commands if (queues := queues_of(argv)) for q in queues]
+
+
+@pytest.mark.parametrize(
+    "where, commands",
+    [
+        ("Procfile", [argv_of(command) for command in PROCFILE.values()]),
+        ("docker-compose.yml", [argv_of(svc["command"]) for svc in APP_SERVICES.values()]),
+    ],
+)
+def test_each_queue_has_exactly_one_worker(where, commands):
+    queues = listened(commands)
+    assert sorted(queues) == sorted(DEPLOYED.values()), where
+    # The urgent queue shares its worker with nothing that could hold it.
+    (urgent,) = [q for argv in commands if (q := queues_of(argv)) and DEPLOYED["urgent"] in q]
+    assert urgent == [DEPLOYED["urgent"]], where
+
+
+def test_every_periodic_and_routed_task_goes_to_its_queue():
+    app.loader.import_default_modules()
+    route = app.amqp.router.route
+    for entry in production.CELERY_BEAT_SCHEDULE.values():
+        assert entry["task"] in ROUTES, f"{entry['task']} would go to the default queue"
+    for name, kind in ROUTES.items():
+        assert name in app.tasks, name
+        assert route({}, name)["queue"].name == f"{app.conf.task_default_queue}.{kind}"
+    expected = {
+        "followup.tasks.run_sweep": "urgent",
+        "followup.tasks.notify_urgent": "urgent",
+        "followup.tasks.refresh_surgeries": "refresh",
+        "followup.tasks.send_digests": "delivery",
+        "followup.tasks.deliver_webhooks": "delivery",
+    }
+    assert expected.items() <= ROUTES.items()
+    # An explicit queue still wins (the drills and tests send to their own worker).
+    assert route({"queue": "elsewhere"}, "followup.tasks.run_sweep")["queue"].name == "elsewhere"
+
+
+def test_every_routed_task_has_a_time_budget_within_the_broker_visibility_timeout():
+    app.loader.import_default_modules()
+    visibility = production.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
+    for name in ROUTES:
+        task = app.tasks[name]
+        assert task.soft_time_limit and task.time_limit, f"{name} has no budget of its own"
+        assert task.soft_time_limit < task.time_limit < visibility, name
+    urgent = [app.tasks[name].time_limit for name, kind in ROUTES.items() if kind == "urgent"]
+    assert max(urgent) < 5 * 60  # the sweep every 5 minutes, the notices every minute
+
+
+# --- Access logs without query strings ------------------------------------------------
+
+
+def access_log_format(argv: list[str]) -> str | None:
+    parsed = GunicornConfig().parser().parse_args(argv[1:])
+    return parsed.access_log_format
+
+
+def gunicorn_commands():
+    dockerfile = [
+        json.loads(line.removeprefix("CMD "))
+        for line in (ROOT / "Dockerfile").read_text().splitlines()
+        if line.startswith("CMD ")
+    ]
+    return {
+        "Procfile web": argv_of(PROCFILE["web"]),
+        "docker-compose.yml web": argv_of(APP_SERVICES["web"]["command"]),
+        "Dockerfile CMD": dockerfile[0],
+    }
+
+
+@pytest.mark.parametrize("where", sorted(gunicorn_commands()))
+def test_the_access_log_writes_the_path_never_the_query_string(where):
+    argv = gunicorn_commands()[where]
+    assert access_log_format(argv) == serving.ACCESS_LOG_FORMAT, where
+    # The request line, the query string, the referer (a URL with its query) and the
+    # remote user (a name) stay out.
+    for atom in ("%(r)s", "%(q)s", "%(f)s", "%(u)s", "{query_string}e", "{referer}i"):
+        assert atom not in serving.ACCESS_LOG_FORMAT
+    assert "%(U)s" in serving.ACCESS_LOG_FORMAT
