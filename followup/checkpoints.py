@@ -8,6 +8,7 @@ from patients.locks import lock_patients
 
 from .alerts_lifecycle import resolve_checkpoint_alerts
 from .models import Checkpoint, CheckpointKind
+from .refresh import mark_stale
 
 
 class CannotWaive(Exception):
@@ -26,3 +27,5 @@ def waive(checkpoint: Checkpoint, reason: str, user, now: datetime) -> None:
         raise CannotWaive("Only a checkpoint that is neither satisfied nor waived can be waived.")
     checkpoint.refresh_from_db()
     resolve_checkpoint_alerts([checkpoint], now, f"Checkpoint waived: {reason}")
+    # What the rules read changed too (a waived baseline is not missing): refresh.
+    mark_stale([checkpoint.surgery_id])
