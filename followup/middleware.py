@@ -5,10 +5,12 @@ No bodies, no query strings, no ids in the endpoint: the route (e.g.
 patient data.
 """
 
+import ipaddress
 import logging
 import re
 import time
 
+from django.conf import settings
 from django.utils import timezone
 
 log = logging.getLogger(__name__)
@@ -23,6 +25,28 @@ def route_of(request) -> str:
     if not match or not match.route:
         return "(unresolved)"
     return "/" + _GROUP.sub(r"<\1>", match.route).replace("^", "").replace("$", "")[:199]
+
+
+def client_address(request) -> str | None:
+    """The client's address as our own proxies saw it (settings.TRUSTED_PROXY_COUNT).
+
+    Each trusted proxy appends the address it was connected from to X-Forwarded-For, so
+    the client is the N-th entry from the right; entries further left were written by
+    the client and are ignored. Without trusted proxies, or with a value that is not an
+    address, REMOTE_ADDR. The admin's login lockout counts failures per this address."""
+    remote = request.META.get("REMOTE_ADDR")
+    count = settings.TRUSTED_PROXY_COUNT
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+    if count <= 0 or not hops:
+        return remote
+    # Fewer entries than proxies: the request came through fewer of them (an internal
+    # check); the leftmost was still written by one of ours.
+    candidate = hops[-count] if len(hops) >= count else hops[0]
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return remote
 
 
 class ApiRequestLogMiddleware:

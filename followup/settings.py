@@ -132,7 +132,18 @@ AUTHENTICATION_BACKENDS = [
 ]
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Failures are counted per address and per username, separately: one address trying
+# many usernames is locked out, and so is one username tried from many addresses. The
+# address is the client's, as the trusted proxies in front of the service saw it
+# (TRUSTED_PROXY_COUNT, followup.middleware.client_address), never one for everybody.
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_CLIENT_IP_CALLABLE = "followup.middleware.client_address"
+# How many proxies of ours stand in front (a TLS proxy: 1). Each appends the address it
+# was connected from to X-Forwarded-For, so the client is that many entries from the
+# right; what the client itself put there is ignored. 0: REMOTE_ADDR.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 or more")
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 
