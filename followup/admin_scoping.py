@@ -2,15 +2,27 @@
 
 Authority comes from memberships (patients.access), not from Django's model
 permissions: a viewer may look, a clinician or manager may change.
+
+Every admin page that shows patient records (a list, a record, its history, the delete
+confirmation, the worklist, an autocomplete answer) writes one `RecordRead` with the user
+and the patients it showed, as the API does (followup/api/reads.py).
 """
 
+from collections.abc import Callable, Iterable
+
 from django.contrib import admin
+from django.contrib.admin.views.autocomplete import AutocompleteJsonView
 from django.core.paginator import Paginator
+from django.db.models import Model
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.functional import cached_property
 
 from patients.access import ClinicAccess, access_for_user
-from patients.models import Clinic, Patient, Surgery
+from patients.locks import patient_field, patient_id_of
+from patients.models import Clinic, Patient, RecordRead, Surgery
+
+from .middleware import route_of
 
 
 def admin_access(request: HttpRequest) -> ClinicAccess:
@@ -70,11 +82,77 @@ class CappedCountPaginator(Paginator):
         return self.object_list[: self.CAP].count()
 
 
+def record_reads(request: HttpRequest, rows: Iterable[Model]) -> None:
+    """One insert for the page: a `RecordRead` per clinic whose patients it showed."""
+    shown: dict[int, set[int]] = {}
+    for row in rows:
+        if (patient := patient_id_of(row)) is not None:
+            shown.setdefault(row.clinic_id, set()).add(patient)
+    if shown:
+        endpoint, now = route_of(request), timezone.now()
+        RecordRead.objects.bulk_create(
+            RecordRead(clinic_id=clinic, user=request.user, endpoint=endpoint,
+                       patient_ids=sorted(ids), at=now)
+            for clinic, ids in sorted(shown.items())
+        )  # fmt: skip
+
+
+def audit_when_rendered(request: HttpRequest, response, rows: Callable[[], Iterable[Model]]):
+    """Records the reads once the page is rendered: the template has read the rows by then
+    (a list page's rows are fetched once, not again here), and a page that failed to render
+    showed nothing. Redirects (a saved form) show nothing either."""
+    if hasattr(response, "add_post_render_callback") and response.status_code == 200:
+        response.add_post_render_callback(lambda _: record_reads(request, rows()))
+    return response
+
+
 class ClinicScopedAdmin(ClinicScopedMixin, admin.ModelAdmin):
     # Huge tables: never COUNT(*) the whole table to show "N total".
     show_full_result_count = False
     paginator = CappedCountPaginator
     list_per_page = 50
+
+    # --- the audit of reads: only models about a patient (patients.locks.patient_field) -----
+
+    def _audited(self, request, response, context_key: str):
+        if patient_field(self.model) is None or not hasattr(response, "context_data"):
+            return response
+        shown = response.context_data.get(context_key)
+        if context_key == "cl":
+            return audit_when_rendered(request, response, lambda: shown.result_list)
+        return audit_when_rendered(request, response, lambda: [shown] if shown else [])
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        return self._audited(request, response, "cl")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        return self._audited(request, response, "original")
+
+    def history_view(self, request, object_id, extra_context=None):
+        response = super().history_view(request, object_id, extra_context)
+        return self._audited(request, response, "object")
+
+    def delete_view(self, request, object_id, extra_context=None):
+        response = super().delete_view(request, object_id, extra_context)
+        return self._audited(request, response, "object")
+
+
+class AuditedAutocompleteJsonView(AutocompleteJsonView):
+    """The admin's autocomplete (a patient searched by name or MRN): its answer is a read."""
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        if patient_field(self.model_admin.model) is not None:
+            page = context["object_list"] = list(context["object_list"])
+            self.request._autocomplete_rows = page
+        return context
+
+    def get(self, request, *args, **kwargs):
+        response = super().get(request, *args, **kwargs)
+        record_reads(request, getattr(request, "_autocomplete_rows", []))
+        return response
 
 
 class ClinicFilter(admin.SimpleListFilter):

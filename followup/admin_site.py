@@ -24,6 +24,7 @@ from patients.access import access_for_user
 from patients.models import Clinic
 
 from . import alerts_lifecycle, charts, checkpoints
+from .admin_scoping import AuditedAutocompleteJsonView, audit_when_rendered
 from .models import Alert, AlertStatus, Checkpoint, CheckpointKind, CheckpointStatus, Severity
 from .models.alerts import SEVERITY_ORDER
 from .models.checkpoints import status_filter
@@ -56,7 +57,12 @@ class FollowupAdminSite(admin.AdminSite):
     # --- worklist ------------------------------------------------------------------------
 
     def index(self, request, extra_context=None):
-        return super().index(request, {**worklist(request.user), **(extra_context or {})})
+        rows = worklist(request.user)
+        response = super().index(request, {**rows, **(extra_context or {})})
+        return audit_when_rendered(request, response, lambda: worklist_rows(rows))
+
+    def autocomplete_view(self, request):
+        return AuditedAutocompleteJsonView.as_view(admin_site=self)(request)
 
     @staticmethod
     def _writable(request, model, pk):
@@ -140,6 +146,12 @@ def worklist(user) -> dict:
             .order_by("due_at")[:ROWS]
         ),
     }
+
+
+def worklist_rows(rows: dict) -> list:
+    """The alerts and checkpoints the worklist showed, for the audit of reads."""
+    alerts = [alert for alert, _ in rows["urgent_alerts"]]
+    return alerts + rows["overdue"] + rows["workups_due"] + rows["due_this_week"]
 
 
 def dashboard(clinic: Clinic) -> dict:

@@ -414,3 +414,11 @@ PGHISTORY_DEFAULT_TRACKERS = (
 PGHISTORY_MIDDLEWARE_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 PGHISTORY_ADMIN_MODEL = "pghistory.MiddlewareEvents"
 PGHISTORY_ADMIN_CLASS = "followup.audit.AuditEventsAdmin"
+
+# The audit of reads (patients.RecordRead: who saw which patients, through the API, FHIR
+# or the admin) is kept this many days, then deleted by the sweep; 0 keeps it forever.
+# A year answers "who saw my record this year" and an annual access review
+# (docs/security.md); set more where a rule asks for longer (six years: 2190).
+READ_AUDIT_RETENTION_DAYS = env_int("READ_AUDIT_RETENTION_DAYS", 365)
+if READ_AUDIT_RETENTION_DAYS < 0:
+    raise ImproperlyConfigured("READ_AUDIT_RETENTION_DAYS must be 0 (keep) or more")

@@ -17,7 +17,7 @@ from patients.models import Surgery
 
 from . import refresh
 from .alerts_lifecycle import wake_snoozed
-from .api import idempotency
+from .api import idempotency, reads
 from .models import Alert, Checkpoint, CheckpointKind
 from .models.alerts import AlertCode
 from .models.checkpoints import PENDING
@@ -40,6 +40,7 @@ def run(now: datetime | None = None) -> SweepResult:
     result.refreshed = catch_up(now)
     wake_snoozed(now)
     idempotency.forget_old(now)
+    reads.forget_old(now)  # at most reads.PURGE_BATCH rows a run: the sweep stays short
     while True:
         raised, claimed = _raise_batch(now, exclude=result.failed, result=result)
         result.alerts += raised

@@ -1,6 +1,11 @@
-"""The audit of reads: every API answer that shows patient records is logged with who
-asked and which patients it showed (the pghistory trail covers the writes)."""
+"""The audit of reads: every API and FHIR answer that shows patient records is logged with
+who asked and which patients it showed (the pghistory trail covers the writes; the admin's
+pages are audited by followup/admin_scoping.py). Kept READ_AUDIT_RETENTION_DAYS days."""
 
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from patients.models import ApiClient, RecordRead
@@ -54,3 +59,30 @@ def record(request, view, response) -> None:
         patient_ids=ids,
         at=timezone.now(),
     )
+
+
+class AuditedReads:
+    """For an API view that is not a ClinicScopedViewSet (which audits its own answers):
+    FHIR's Observation. Set `audit_patient_field` as on the viewsets."""
+
+    audit_patient_field = "patient"
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if not (connection.in_atomic_block and connection.needs_rollback):
+            record(request, self, response)
+        return response
+
+
+PURGE_BATCH = 10_000
+
+
+def forget_old(now: datetime) -> int:
+    """Deletes up to PURGE_BATCH reads older than the retention (the oldest first), so that the
+    sweep that calls it stays short; `manage.py purge_read_audit` loops until none is left.
+    A retention of 0 keeps everything."""
+    days = settings.READ_AUDIT_RETENTION_DAYS
+    if days <= 0:
+        return 0
+    old = RecordRead.objects.filter(at__lt=now - timedelta(days=days)).order_by("at")
+    return RecordRead.objects.filter(pk__in=old.values("pk")[:PURGE_BATCH]).delete()[0]

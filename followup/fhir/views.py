@@ -10,6 +10,7 @@ from rest_framework.exceptions import NotFound, ParseError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from followup.api.reads import AuditedReads
 from followup.api.scoping import readable_clinic_ids
 from followup.api.viewsets import ClinicScopedViewSet
 from imaging.models import Finding, ImagingExam
@@ -132,9 +133,11 @@ class FlagViewSet(ResourceViewSet):
         return followup_resources.flag(row, timezone.now())
 
 
-class ObservationView(FhirMixin, APIView):
+class ObservationView(FhirMixin, AuditedReads, APIView):
     """Findings and scores of one patient; two tables, so a search needs `patient` and
     answers in one page."""
+
+    audit_patient_field = "fhir"  # reads are audited (followup/api/reads.py)
 
     def get(self, request, pk: str | None = None):
         readable = readable_clinic_ids(request)
