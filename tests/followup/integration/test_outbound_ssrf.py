@@ -121,10 +121,11 @@ def test_delivery_refuses_a_private_address_whatever_the_row_says(clinic_a, rece
 def test_the_name_is_resolved_once_and_that_address_is_the_one_connected_to(
     clinic_a, receiver, monkeypatch
 ):
-    """DNS rebinding: a second lookup would answer 169.254.169.254. There is none."""
+    """DNS rebinding: a second lookup would answer another address (127.0.0.2 here, where
+    nothing listens: an attacker's would be internal). There is none."""
     receiver.answer = 200
     receiver.start()
-    answers = iter([["127.0.0.1"], ["169.254.169.254"], ["169.254.169.254"]])
+    answers = iter([["127.0.0.1"], ["127.0.0.2"], ["127.0.0.2"]])
     lookups = []
 
     def rebinding(host, port):
@@ -256,12 +257,18 @@ def test_a_receiver_that_trickles_its_answer_is_cut_at_the_deadline(clinic_a, tr
     assert (attempt.error, attempt.delivered) == ("timeout", False)
 
 
-def test_the_delivery_log_says_no_more_than_a_generic_reason(clinic_a, settings):
-    """A port scanner would read the socket's error text; the log says what kind only."""
+def test_the_delivery_log_says_no_more_than_a_generic_reason(clinic_a, settings, monkeypatch):
+    """A port scanner would read the socket's error text; the log says what kind only.
+    (The metadata address comes from a patched resolver: nothing leaves loopback, even
+    on code that would connect to it.)"""
     Receiver.allow(settings)
     closed = Receiver()  # a free port on loopback, nobody listening
     WebhookEndpoint.objects.create(clinic=clinic_a, url=closed.url)
-    WebhookEndpoint.objects.create(clinic=clinic_a, url="http://169.254.169.254/latest/")
+    WebhookEndpoint.objects.create(clinic=clinic_a, url="http://metadata.example.test/latest/")
+    monkeypatch.setattr(
+        outbound, "resolve", lambda host, port: ["169.254.169.254"] if "example" in host
+        else ["127.0.0.1"]
+    )  # fmt: skip
     make_alert(clinic_a)
 
     webhooks.deliver()
