@@ -47,6 +47,10 @@ $(STAMP): pyproject.toml
 
 # Serves on 127.0.0.1:8000 (or $PORT: honcho gives it to the first process, web).
 # Ctrl-C stops the processes and the embedded servers; the data stays in var/.
+# Webhooks may go to a receiver on this machine over plain http (off in production:
+# docs/security.md, "Outbound requests").
+run: export WEBHOOK_ALLOW_HTTP ?= true
+run: export WEBHOOK_ALLOW_PRIVATE_NETWORKS ?= true
 run: venv
 	$(EMBEDDED) sh -c '\
 		python manage.py migrate --noinput && \

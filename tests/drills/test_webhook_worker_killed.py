@@ -139,8 +139,7 @@ def test_killed_after_the_receivers_2xx_before_the_record(clinic_a, workers, mut
 
     deliver_webhooks.apply_async(queue=worker.queue)
     assert receiver.held.wait(60), "the third event never reached the receiver"
-    # The drill holds the endpoint's row: the worker can send, not record. (Before the
-    # fix the worker held it itself for its whole batch: this lock would never come.)
+    # The drill holds the endpoint's row: the worker can send, not record.
     with psycopg.connect(database_url(), autocommit=False) as holder:
         holder.execute("SET lock_timeout = '10s'")
         holder.execute(f"SELECT id FROM {table} WHERE id = %s FOR UPDATE", [endpoint.pk])
