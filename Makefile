@@ -26,7 +26,7 @@ FIND_PYTHON := for py in python3 python3.13 python3.12 \
 	fi; \
 	done; exit 1
 
-.PHONY: venv run test lint clean clean-data
+.PHONY: venv run test lint lock lock-check lock-upgrade clean clean-data
 
 venv: $(STAMP)
 
@@ -41,8 +41,8 @@ $(STAMP): pyproject.toml
 		echo "Creating $(VENV) with $$py"; \
 		"$$py" -m venv $(VENV); \
 	fi; \
-	echo "Installing the project and its dev dependencies into $(VENV)"; \
-	$(VENV)/bin/python -m pip install -qq --disable-pip-version-check -e '.[dev]'; \
+	echo "Installing the project, its dev and local dependencies into $(VENV)"; \
+	$(VENV)/bin/python -m pip install -qq --disable-pip-version-check -e '.[dev,local]'; \
 	touch $@
 
 # Serves on 127.0.0.1:8000 (or $PORT: honcho gives it to the first process, web).
@@ -64,7 +64,7 @@ run: venv
 # into the other tests. Then the long run of random patient histories (marker
 # invariants_long, left out of the others by pyproject's addopts; INVARIANTS_EXAMPLES
 # sets its count; docs/reliability.md says how long it takes).
-test: lint $(CHROMIUM)
+test: lint lock-check $(CHROMIUM)
 	$(EMBEDDED) sh -c '\
 		python manage.py check && \
 		python manage.py makemigrations --check --dry-run && \
@@ -75,6 +75,28 @@ test: lint $(CHROMIUM)
 
 lint: venv
 	ruff check .
+
+# requirements.lock: the runtime dependencies of pyproject.toml, pinned with their hashes,
+# for every platform and Python >= 3.12 (uv's universal resolution), installed by the
+# Dockerfile. `make lock` after changing pyproject's dependencies keeps the other pins;
+# `make lock-upgrade` moves every pin to the newest allowed release (docs/operations.md).
+LOCK_COMPILE := uv pip compile pyproject.toml --quiet --generate-hashes --universal \
+	--python-version 3.12 --custom-compile-command "make lock"
+
+lock: venv
+	$(LOCK_COMPILE) -o requirements.lock
+
+lock-upgrade: venv
+	$(LOCK_COMPILE) --upgrade -o requirements.lock
+
+# Fails when requirements.lock is not what `make lock` writes now: compiled again in a
+# temporary folder from the same pins (uv needs the package index for this).
+lock-check: venv
+	@tmp=$$(mktemp -d); cp requirements.lock $$tmp/; \
+	$(LOCK_COMPILE) -o $$tmp/requirements.lock && diff -u requirements.lock $$tmp/requirements.lock; \
+	status=$$?; rm -rf $$tmp; \
+	if [ $$status -ne 0 ]; then echo "error: requirements.lock is stale: run 'make lock'" >&2; fi; \
+	exit $$status
 
 # The browser tests (tests/followup/screens/test_browser.py) drive Debian's Chromium
 # through Playwright (a dev dependency; no `playwright install`). CI and dev machines

