@@ -191,9 +191,11 @@ class CheckpointAdmin(ClinicScopedAdmin):
     readonly_fields = [
         "clinic", "patient", "surgery", "definition", "code", "label", "kind", "opens_at",
         "due_at", "overdue_at", "modalities", "required", "overdue_severity", "satisfied_by",
-        "late", "waived_at", "waived_by", "overdue_since",
+        "late", "waived_at", "waived_by", "waived_reason", "overdue_since",
     ]  # fmt: skip
-    fields = [*readonly_fields, "waived_reason"]
+    # All read-only: a reason typed here would waive nothing (no waived_at, no audit, no
+    # refresh). A checkpoint is waived through checkpoints.waive (the API's waive action).
+    fields = readonly_fields
     ordering = ["due_at"]
 
     def has_add_permission(self, request, obj=None) -> bool:

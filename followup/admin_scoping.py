@@ -167,5 +167,7 @@ class ClinicFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value():
+            if not self.value().isascii() or not self.value().isdigit():
+                return queryset.none()  # ?clinic=abc: no clinic, not a 500
             return queryset.filter(clinic_id=self.value())
         return queryset

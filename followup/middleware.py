@@ -9,8 +9,10 @@ import ipaddress
 import logging
 import re
 import time
+from urllib.parse import unquote_plus
 
 from django.conf import settings
+from django.http import HttpResponseBadRequest, JsonResponse
 from django.utils import timezone
 
 log = logging.getLogger(__name__)
@@ -77,3 +79,25 @@ class ApiRequestLogMiddleware:
         except Exception:
             # A log that cannot be written must not turn an answer into a 500.
             log.warning("API request log not written", exc_info=True)
+
+
+class RefuseNulInQueryString:
+    """A NUL character (%00) anywhere in the query string: 400 before any view runs.
+
+    PostgreSQL cannot hold or compare a string with one, so the admin's search, its
+    filters and its autocomplete answered 500. FHIR checks its own search parameters
+    (an OperationOutcome); the API gets this answer in JSON, the rest in plain text."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if "\x00" in unquote_plus(request.META.get("QUERY_STRING", "")):
+            if request.path.startswith("/api/"):
+                return JsonResponse({"detail": NUL_REFUSED}, status=400)
+            if not request.path.startswith("/fhir/"):
+                return HttpResponseBadRequest(NUL_REFUSED, content_type="text/plain")
+        return self.get_response(request)
+
+
+NUL_REFUSED = "A NUL character (%00) is not allowed in a query string."

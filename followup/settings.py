@@ -108,6 +108,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # A NUL in a query string is a 400 before anything reads it (PostgreSQL refuses it).
+    "followup.middleware.RefuseNulInQueryString",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -191,8 +193,13 @@ if not REDIS_URL.startswith(("redis://", "rediss://")):
     raise ImproperlyConfigured(f"REDIS_URL={REDIS_URL!r} must start with redis:// or rediss://")
 # A Redis that hangs (stopped, partitioned) instead of refusing must not hold a request:
 # kombu waits forever by default, redis-py 5 s. Nothing waits for Redis: a nudge not
-# sent is done by the sweep, a rate limit not checked lets the request through.
-REDIS_SOCKET_TIMEOUT = 2  # seconds
+# sent is done by the sweep, a rate limit not checked lets the request through. Redis
+# answers in a millisecond; a request meets this timeout up to three times (the rate
+# limit, then the nudge and its one retry). Workers wait for messages with BRPOP read
+# only when the socket is readable, so the timeout never cuts a wait for work.
+REDIS_SOCKET_TIMEOUT = env_int("REDIS_SOCKET_TIMEOUT_MS", 500) / 1000  # seconds
+if REDIS_SOCKET_TIMEOUT <= 0:
+    raise ImproperlyConfigured("REDIS_SOCKET_TIMEOUT_MS must be more than 0")
 # /healthz/deep for a monitor (staff may read it with their session); empty: staff only.
 HEALTHZ_TOKEN = env_str("HEALTHZ_TOKEN", "")
 

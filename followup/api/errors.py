@@ -1,12 +1,15 @@
 """One error shape: 400 bodies name each bad field; races on a unique key are 409; a
 body over DATA_UPLOAD_MAX_MEMORY_SIZE is a 413 (Django alone would answer an HTML 400);
 a database that could not finish the request (a deadlock twice, a lost connection) is a
-503 with Retry-After (`unavailable`, answered by followup.middleware.RetryTransientErrors)."""
+503 with Retry-After (`unavailable`, answered by followup.middleware.RetryTransientErrors);
+anything else the views do not catch is a 500 in the same shape, saying nothing of the
+error (`server_error`, Django's handler500: the log has the traceback)."""
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.db import IntegrityError
 from django.http import JsonResponse
+from django.views import defaults
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -35,3 +38,24 @@ def unavailable(detail: str, retry_after: int) -> JsonResponse:
     response = JsonResponse({"detail": detail}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
     response["Retry-After"] = str(retry_after)
     return response
+
+
+SERVER_ERROR = "Internal error: nothing was saved. It has been logged; retry later."
+
+
+def server_error(request, *args, **kwargs):
+    """handler500 (followup/urls.py): under /api/ a JSON body, under /fhir/ an
+    OperationOutcome, elsewhere Django's page. Never the error's text: it can quote a
+    row's values. Django has rolled the request's transaction back and logged it."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": SERVER_ERROR}, status=500)
+    if request.path.startswith("/fhir/"):
+        from followup.fhir.bundles import Issue, operation_outcome
+        from followup.fhir.rendering import FhirJSONRenderer
+
+        return JsonResponse(
+            operation_outcome([Issue("exception", SERVER_ERROR)]),
+            status=500,
+            content_type=FhirJSONRenderer.media_type,
+        )
+    return defaults.server_error(request, *args, **kwargs)
