@@ -117,10 +117,16 @@ class ClinicScopedAdmin(ClinicScopedMixin, admin.ModelAdmin):
     def _audited(self, request, response, context_key: str):
         if patient_field(self.model) is None or not hasattr(response, "context_data"):
             return response
-        shown = response.context_data.get(context_key)
-        if context_key == "cl":
-            return audit_when_rendered(request, response, lambda: shown.result_list)
-        return audit_when_rendered(request, response, lambda: [shown] if shown else [])
+        context = response.context_data
+
+        def shown():
+            if context_key != "cl":
+                return filter(None, [context.get(context_key)])
+            if "cl" in context:
+                return context["cl"].result_list
+            return context.get("queryset", [])  # an action's confirmation (delete selected)
+
+        return audit_when_rendered(request, response, shown)
 
     def changelist_view(self, request, extra_context=None):
         response = super().changelist_view(request, extra_context)
@@ -142,16 +148,17 @@ class ClinicScopedAdmin(ClinicScopedMixin, admin.ModelAdmin):
 class AuditedAutocompleteJsonView(AutocompleteJsonView):
     """The admin's autocomplete (a patient searched by name or MRN): its answer is a read."""
 
+    shown: list[Model] = []
+
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         if patient_field(self.model_admin.model) is not None:
-            page = context["object_list"] = list(context["object_list"])
-            self.request._autocomplete_rows = page
+            self.shown = context["object_list"] = list(context["object_list"])  # read once
         return context
 
     def get(self, request, *args, **kwargs):
         response = super().get(request, *args, **kwargs)
-        record_reads(request, getattr(request, "_autocomplete_rows", []))
+        record_reads(request, self.shown)
         return response
 
 

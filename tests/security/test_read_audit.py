@@ -155,6 +155,14 @@ def test_a_list_page_is_audited_with_the_ids_it_shows(staff_a, records_a, record
     assert records_b["patient"].pk not in read.patient_ids  # another clinic's: not shown
 
 
+def test_the_delete_selected_confirmation_is_audited(staff_a, records_a):
+    patient = records_a["patient"]
+    body = {"action": "delete_selected", "_selected_action": [patient.pk]}
+    response = browser_for(staff_a.user).post("/admin/patients/patient/", body)
+    assert response.status_code == 200  # the confirmation page, naming the patient
+    assert RecordRead.objects.get().patient_ids == [patient.pk]
+
+
 def test_a_list_page_of_patients_is_audited_with_the_page_only(staff_a):
     patients = [factories.patient(staff_a.clinic, mrn=f"M{i:03d}") for i in range(55)]
     browser = browser_for(staff_a.user)
