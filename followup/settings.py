@@ -332,8 +332,6 @@ SPECTACULAR_SETTINGS = {
     "PREPROCESSING_HOOKS": ["followup.api.schema.only_rest_api"],
 }
 
-# Celery: Redis is only a nudge; the database is the source of truth.
-CELERY_BROKER_URL = REDIS_URL
 # Outbound requests (followup/outbound.py; docs/security.md "Outbound requests"): https
 # only, and public addresses only, unless told otherwise (`make run` and the tests' own
 # receivers on 127.0.0.1 turn both on). WEBHOOK_TIMEOUT is one request's total deadline.
@@ -348,6 +346,8 @@ WEBHOOK_TASK_BUDGET = env_int("WEBHOOK_TASK_BUDGET", 40)  # seconds
 WEBHOOK_BREAKER_THRESHOLD = env_int("WEBHOOK_BREAKER_THRESHOLD", 5)
 WEBHOOK_BREAKER_COOLDOWN = timedelta(minutes=env_int("WEBHOOK_BREAKER_COOLDOWN_MINUTES", 10))
 
+# Celery: Redis is only a nudge; the database is the source of truth.
+CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
