@@ -64,12 +64,11 @@ def unsatisfy(collector, field, sub_objs, using) -> None:
     """`on_delete` of `satisfied_by`: a checkpoint whose exam is deleted is unsatisfied
     again, whatever the path of the deletion, and if it is past due it is overdue again
     and alerts again (CLINICAL_RULES §4): its `overdue_since` is cleared for the sweep."""
+    # The rows are fetched (no `lazy_sub_objs`): a lazy queryset of "satisfied by this
+    # exam" would match nothing once the first of the three updates has run.
     collector.add_field_update(field, None, sub_objs)
     collector.add_field_update(field.model._meta.get_field("late"), False, sub_objs)
     collector.add_field_update(field.model._meta.get_field("overdue_since"), None, sub_objs)
-
-
-unsatisfy.lazy_sub_objs = True
 
 
 # Audit who waived what; the scheduling itself is the system's, not a person's change.

@@ -4,7 +4,8 @@ from datetime import timedelta
 
 import pytest
 
-from followup import refresh
+from followup import refresh, sweep
+from followup.models import Alert, AlertStatus
 from imaging.models import ImagingExam
 from tests import factories
 
@@ -100,6 +101,26 @@ def test_deleting_an_exam_unmatches_it(fusion):
     assert satisfied(fusion)["baseline_film"] == (film.pk, False)
     film.delete()
     assert satisfied(fusion)["baseline_film"] == (None, False)
+
+
+def test_deleting_the_late_exam_of_an_alerted_checkpoint_makes_it_overdue_and_alert_again(fusion):
+    # CLINICAL_RULES §4: "an overdue checkpoint whose satisfying exam is deleted is overdue
+    # again, and alerts again", whatever path deleted the exam (here the ORM, directly).
+    later = DAY0 + timedelta(days=60)
+    sweep.run(later)
+    baseline = fusion.checkpoints.get(code="baseline_film")
+    first = Alert.objects.get(checkpoint=baseline)
+    film = exam_on(fusion, 55)
+    refresh.refresh(fusion.pk, later)
+    first.refresh_from_db()
+    assert first.status == AlertStatus.RESOLVED
+
+    film.delete()
+    baseline.refresh_from_db()
+    assert (baseline.satisfied_by_id, baseline.late, baseline.overdue_since) == (None, False, None)
+    sweep.run(later + timedelta(minutes=5))
+    again = Alert.objects.get(checkpoint=baseline, status=AlertStatus.OPEN)
+    assert again.pk != first.pk
 
 
 def test_re_dating_an_exam_re_matches_it(fusion):
