@@ -218,10 +218,10 @@ WHERE s.digest AND u.is_active AND u.email <> ''
 DIGEST_FLOOR_RECORD = """
 INSERT INTO followup_email (key, kind, clinic_id, user_id, recipient, local_date, status,
                             attempts, next_attempt_at, last_error, subject, built_at, sent_at,
-                            created_at)
+                            created_at, claimed_by)
 SELECT 'digest:' || s.clinic_id || ':' || s.user_id || ':' || %(day)s, 'digest', s.clinic_id,
        s.user_id, u.email, %(day)s, 'sent', 1, %(now)s, '', 'Follow-up digest', %(now)s,
-       %(now)s, %(now)s
+       %(now)s, %(now)s, ''
 FROM followup_subscription s JOIN auth_user u ON u.id = s.user_id
 WHERE s.digest AND u.is_active AND u.email <> ''
 ON CONFLICT DO NOTHING
