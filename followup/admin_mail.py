@@ -3,7 +3,9 @@
 from django import forms
 from django.contrib import admin
 
-from .admin_scoping import ClinicFilter, ClinicScopedAdmin
+from patients.models import Clinic
+
+from .admin_scoping import ClinicFilter, ClinicScopedAdmin, admin_access
 from .models import Email, Subscription
 
 
@@ -82,10 +84,6 @@ class SubscriptionAdmin(ClinicScopedAdmin):
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
         if db_field.name == "clinic":
-            from patients.models import Clinic
-
-            from .admin_scoping import admin_access
-
             field.queryset = Clinic.objects.filter(pk__in=admin_access(request).readable)
         return field
 

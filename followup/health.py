@@ -21,6 +21,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET
 
+from .celery import app, queue_names
+
 log = logging.getLogger(__name__)
 
 SWEEP, BEAT = "sweep", "beat"
@@ -95,8 +97,6 @@ def _heartbeats(now: datetime) -> dict:
 
 
 def _workers_by_queue() -> dict[str, bool]:
-    from .celery import app, queue_names
-
     wanted = queue_names()
     try:
         answers = app.control.inspect(timeout=INSPECT_TIMEOUT).active_queues() or {}

@@ -15,6 +15,8 @@ from django.conf import settings
 from django.http import HttpResponseBadRequest, JsonResponse
 from django.utils import timezone
 
+from patients.models import ApiRequest
+
 log = logging.getLogger(__name__)
 
 
@@ -64,8 +66,6 @@ class ApiRequestLogMiddleware:
         return response
 
     def _log(self, request, response, client, started) -> None:
-        from patients.models import ApiRequest
-
         endpoint = route_of(request)
         try:
             ApiRequest.objects.create(

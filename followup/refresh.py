@@ -18,10 +18,13 @@ from patients.locks import lock_patients_of
 from patients.models import Surgery
 
 from . import alerts_lifecycle, evaluation, matching, recurrence, schedule
+from .celery import app as celery_app
 
 log = logging.getLogger(__name__)
 
 CHUNK = 50
+# followup.tasks.refresh_surgeries, by the name it is registered, routed and queued under.
+REFRESH_TASK = "followup.tasks.refresh_surgeries"
 
 
 def mark_stale(surgery_ids: Iterable[int | None]) -> None:
@@ -35,26 +38,27 @@ def mark_stale(surgery_ids: Iterable[int | None]) -> None:
     with transaction.atomic(savepoint=False):
         lock_patients_of(Surgery.objects.filter(pk__in=ids))
         Surgery.objects.filter(pk__in=in_order.values("pk")).update(followup_stale_since=Now())
-    from .tasks import refresh_surgeries  # the tasks module imports this one
-
     # A bulk ingest touches hundreds of surgeries: a few tasks, not one each.
     for start in range(0, len(ids), CHUNK):
-        transaction.on_commit(partial(nudge, refresh_surgeries, ids[start : start + CHUNK]))
+        transaction.on_commit(partial(nudge, REFRESH_TASK, ids[start : start + CHUNK]))
 
 
-def nudge(task, *args) -> None:
-    """Send a task; if the broker is unreachable, log it: the sweep will catch up.
+def nudge(task_name: str, *args) -> None:
+    """Send a task by its registered name; if the broker is unreachable, log it: the
+    sweep will catch up. By name, because the tasks run this module: the pipeline never
+    imports the Celery layer above it (the name is the contract the beat schedule, the
+    routes and queued messages already hold).
 
     Nobody waits for a nudge's result: without `ignore_result`, Celery first subscribes
     to the result on Redis, and retries that for some 20 s inside the request when
     Redis is down.
     """
     try:
-        task.apply_async(
-            args=args, ignore_result=True, retry=True, retry_policy={"max_retries": 1}
+        celery_app.send_task(
+            task_name, args=args, ignore_result=True, retry=True, retry_policy={"max_retries": 1}
         )
     except Exception:
-        log.warning("Could not queue %s%s; the sweep will do it.", task.name, args, exc_info=True)
+        log.warning("Could not queue %s%s; the sweep will do it.", task_name, args, exc_info=True)
 
 
 def refresh(surgery_id: int, now: datetime, *, onto_current: bool = False) -> bool:

@@ -16,6 +16,8 @@ from django.http import HttpResponse
 from django.http.request import RawPostDataException
 from psycopg import errors as pg_errors
 
+from .api.errors import unavailable
+from .fhir.bundles import unavailable as fhir_unavailable
 from .middleware import route_of
 
 log = logging.getLogger(__name__)
@@ -138,9 +140,6 @@ def _log_failure(request, error, failure: Failure, attempt: int, again: bool) ->
 
 
 def _unavailable(request, failure: Failure) -> HttpResponse:
-    from .api.errors import unavailable
-    from .fhir.views import unavailable as fhir_unavailable
-
     detail, retry_after = failure.value, RETRY_AFTER[failure]
     if request.path.startswith("/api/"):
         return unavailable(detail, retry_after)

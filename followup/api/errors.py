@@ -15,6 +15,8 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
+from followup.fhir.bundles import outcome_answer
+
 
 def exception_handler(exc, context):
     if isinstance(exc, IntegrityError):
@@ -50,12 +52,5 @@ def server_error(request, *args, **kwargs):
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": SERVER_ERROR}, status=500)
     if request.path.startswith("/fhir/"):
-        from followup.fhir.bundles import Issue, operation_outcome
-        from followup.fhir.rendering import FhirJSONRenderer
-
-        return JsonResponse(
-            operation_outcome([Issue("exception", SERVER_ERROR)]),
-            status=500,
-            content_type=FhirJSONRenderer.media_type,
-        )
+        return outcome_answer(500, "exception", SERVER_ERROR)
     return defaults.server_error(request, *args, **kwargs)

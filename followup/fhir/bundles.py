@@ -2,7 +2,10 @@
 
 from dataclasses import dataclass, field
 
+from django.http import JsonResponse
 from rest_framework.request import Request
+
+FHIR_JSON = "application/fhir+json"
 
 BASE_PATH = "/fhir/r4/"
 
@@ -91,3 +94,18 @@ def outcome_for_error(status_code: int, detail) -> dict:
         for path, message in flatten_errors(detail)
     ]
     return operation_outcome(issues or [Issue(code, f"HTTP {status_code}")])
+
+
+def outcome_answer(status: int, code: str, detail: str) -> JsonResponse:
+    """An OperationOutcome answered outside any view (a 503 of the transient-error
+    middleware, Django's handler500), hence not a DRF Response."""
+    return JsonResponse(
+        operation_outcome([Issue(code, detail)]), status=status, content_type=FHIR_JSON
+    )
+
+
+def unavailable(detail: str, retry_after: int) -> JsonResponse:
+    """The API's 503 (followup.api.errors.unavailable) as an OperationOutcome."""
+    response = outcome_answer(503, "transient", detail)
+    response["Retry-After"] = str(retry_after)
+    return response

@@ -6,16 +6,16 @@ from rest_framework.renderers import JSONRenderer
 from followup.api.errors import exception_handler as api_exception_handler
 from followup.api.parsers import JSONParser
 
-from .bundles import outcome_for_error
+from .bundles import FHIR_JSON, outcome_for_error
 
 
 class FhirJSONRenderer(JSONRenderer):
-    media_type = "application/fhir+json"
+    media_type = FHIR_JSON
     format = "fhir+json"
 
 
 class FhirJSONParser(JSONParser):
-    media_type = "application/fhir+json"
+    media_type = FHIR_JSON
 
 
 class FhirNegotiation(BaseContentNegotiation):

@@ -4,7 +4,6 @@ Scoping is the REST API's: a resource of another clinic does not exist (404).
 Each search costs a fixed number of queries, whatever the number of rows.
 """
 
-from django.http import JsonResponse
 from django.utils import timezone
 from rest_framework.exceptions import NotFound, ParseError
 from rest_framework.response import Response
@@ -19,23 +18,12 @@ from patients.models import Assessment, Patient, Surgery
 from .. import alerts_lifecycle
 from ..models import Alert, AlertStatus
 from . import followup_resources, observations, resources
-from .bundles import Issue, base_url, operation_outcome, searchset
+from .bundles import base_url, operation_outcome, searchset
 from .capability import capability_statement
 from .entries import Refused
 from .importer import import_bundle
-from .rendering import FhirJSONRenderer, FhirMixin
+from .rendering import FhirMixin
 from .search import SearchPagination, check_params, patient_id, with_identifier
-
-
-def unavailable(detail: str, retry_after: int) -> JsonResponse:
-    """The API's 503 (followup.api.errors.unavailable) as an OperationOutcome."""
-    response = JsonResponse(
-        operation_outcome([Issue("transient", detail)]),
-        status=503,
-        content_type=FhirJSONRenderer.media_type,
-    )
-    response["Retry-After"] = str(retry_after)
-    return response
 
 
 def _not_found(resource_type: str, resource_id: str) -> NotFound:

@@ -5,6 +5,7 @@ import secrets
 from django.db import models
 
 from .. import outbound
+from .alerts import AlertEvent
 
 
 class IdempotencyKey(models.Model):
@@ -84,8 +85,6 @@ class WebhookEndpoint(models.Model):
 
     def save(self, *args, **kwargs):
         if self._state.adding:
-            from .alerts import AlertEvent
-
             # A new receiver starts with what happens from now on, not the whole history:
             # after its own clinic's latest event (the global one would tell every
             # clinic how many alerts the others have).

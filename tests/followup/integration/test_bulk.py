@@ -115,7 +115,7 @@ def test_touched_surgeries_are_marked_once_and_refreshed_in_tasks_of_50(
     assert len(marks) == 1, [q["sql"][:200] for q in queries]
     assert not Surgery.objects.filter(followup_stale_since__isnull=True).exists()
     nudges = [c for c in callbacks if isinstance(c, partial) and c.func is refresh.nudge]
-    assert [c.args[0] for c in nudges] == [refresh_surgeries] * 3
+    assert [c.args[0] for c in nudges] == [refresh_surgeries.name] * 3
     assert [len(c.args[1]) for c in nudges] == [50, 50, 20]
     assert {pk for c in nudges for pk in c.args[1]} == surgeries
 
