@@ -73,8 +73,9 @@ test: lint lock-check $(CHROMIUM)
 		pytest tests/drills && \
 		exec pytest -m invariants_long tests/followup/invariants' pytest $(PYTEST_ARGS)
 
+# ruff, then the import-linter contracts of pyproject.toml (the layers, docs/architecture.md).
 lint: venv
-	ruff check .
+	ruff check . && lint-imports
 
 # requirements.lock: the runtime dependencies of pyproject.toml, pinned with their hashes,
 # for every platform and Python >= 3.12 (uv's universal resolution), installed by the

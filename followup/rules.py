@@ -12,8 +12,18 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from enum import StrEnum
 
-from .models.alerts import Severity
+
+class Severity(StrEnum):
+    """How much a finding matters, least to most. Defined here, without Django, because
+    the rules decide it; the Alert model's choices are made from it (models/alerts.py)."""
+
+    INFO = "info"
+    WARNING = "warning"
+    HIGH = "high"
+    URGENT = "urgent"
+
 
 FILMS = frozenset({"XR", "CT"})  # what shows hardware and bone
 

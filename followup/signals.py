@@ -2,7 +2,7 @@
 follow-up marks their surgeries stale; the refresh task and the sweep do the rest.
 
 Findings are always written with their exam (API and admin save the exam too), so
-the exam's signal covers them; bulk paths call `mark_stale` themselves.
+the exam's signal covers them; a bulk write of exams sends `exams_written_in_bulk`.
 """
 
 from django.db.models.signals import post_delete, post_save
@@ -10,6 +10,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from imaging.models import ImagingExam
+from imaging.signals import exams_written_in_bulk
 from patients.models import ApiClient, Assessment, ClinicalEvent, Surgery, client_revoked
 
 from .alerts_lifecycle import auto_resolve
@@ -54,6 +55,11 @@ def record_changed(sender, instance, raw=False, **kwargs):
     none): the patient's follow-up is refreshed as a whole."""
     if not raw:
         mark_stale(_patients_surgeries(instance.patient_id))
+
+
+@receiver(exams_written_in_bulk, sender=ImagingExam, dispatch_uid="followup.exams_bulk")
+def exams_written_in_bulk_mark_stale(sender, surgery_ids, **kwargs):
+    mark_stale(surgery_ids)
 
 
 @receiver(client_revoked, sender=ApiClient, dispatch_uid="followup.client_revoked")

@@ -12,11 +12,13 @@ import logging
 
 from django.core.exceptions import RequestDataTooBig
 from django.db import Error, InterfaceError, connection, transaction
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.http.request import RawPostDataException
+from django.views import defaults
 from psycopg import errors as pg_errors
 
-from .api.errors import unavailable
+from .api.errors import SERVER_ERROR, unavailable
+from .fhir.bundles import outcome_answer
 from .fhir.bundles import unavailable as fhir_unavailable
 from .middleware import route_of
 
@@ -148,3 +150,16 @@ def _unavailable(request, failure: Failure) -> HttpResponse:
     response = HttpResponse(detail, status=503, content_type="text/plain; charset=utf-8")
     response["Retry-After"] = str(retry_after)
     return response
+
+
+def server_error(request, *args, **kwargs):
+    """handler500 (followup/urls.py): under /api/ a JSON body, under /fhir/ an
+    OperationOutcome, elsewhere Django's page. Never the error's text: it can quote a
+    row's values. Django has rolled the request's transaction back and logged it. Here,
+    beside the 503s, because it too answers outside any view, in the shape of each part
+    of the site (the API's errors sit below FHIR, which renders them)."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": SERVER_ERROR}, status=500)
+    if request.path.startswith("/fhir/"):
+        return outcome_answer(500, "exception", SERVER_ERROR)
+    return defaults.server_error(request, *args, **kwargs)

@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from .health import healthz, healthz_deep
 
 # Uncaught errors under /api/ and /fhir/ answer in their own shape, not an HTML page.
-handler500 = "followup.api.errors.server_error"
+handler500 = "followup.transient.server_error"
 
 api_v1 = [
     path("", include("patients.api.urls")),

@@ -3,19 +3,17 @@ body over DATA_UPLOAD_MAX_MEMORY_SIZE is a 413 (Django alone would answer an HTM
 a database that could not finish the request (a deadlock twice, a lost connection) is a
 503 with Retry-After (`unavailable`, answered by followup.middleware.RetryTransientErrors);
 anything else the views do not catch is a 500 in the same shape, saying nothing of the
-error (`server_error`, Django's handler500: the log has the traceback)."""
+error (`SERVER_ERROR`, answered by followup.transient.server_error, Django's handler500:
+the log has the traceback)."""
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.db import IntegrityError
 from django.http import JsonResponse
-from django.views import defaults
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
-
-from followup.fhir.bundles import outcome_answer
 
 
 def exception_handler(exc, context):
@@ -43,14 +41,3 @@ def unavailable(detail: str, retry_after: int) -> JsonResponse:
 
 
 SERVER_ERROR = "Internal error: nothing was saved. It has been logged; retry later."
-
-
-def server_error(request, *args, **kwargs):
-    """handler500 (followup/urls.py): under /api/ a JSON body, under /fhir/ an
-    OperationOutcome, elsewhere Django's page. Never the error's text: it can quote a
-    row's values. Django has rolled the request's transaction back and logged it."""
-    if request.path.startswith("/api/"):
-        return JsonResponse({"detail": SERVER_ERROR}, status=500)
-    if request.path.startswith("/fhir/"):
-        return outcome_answer(500, "exception", SERVER_ERROR)
-    return defaults.server_error(request, *args, **kwargs)

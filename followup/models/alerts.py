@@ -5,12 +5,11 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from .. import rules
 
-class Severity(models.TextChoices):
-    INFO = "info"
-    WARNING = "warning"
-    HIGH = "high"
-    URGENT = "urgent"
+# The rules' scale as the model's choices (labels "Info", "Warning"...); its members are
+# equal to the rules' and to the stored strings.
+Severity = models.TextChoices("Severity", [(level.name, level.value) for level in rules.Severity])
 
 
 SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.HIGH: 2, Severity.URGENT: 3}

@@ -5,9 +5,9 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from followup.api.bulk import BulkLookup, BulkMixin
 from followup.api.scoping import writable_clinic_ids
 from followup.api.viewsets import ReadWriteViewSet
-from followup.refresh import mark_stale
 
 from ..models import Finding, ImagingExam
+from ..signals import exams_written_in_bulk
 from .filters import ExamFilter
 from .serializers import ExamSerializer
 
@@ -90,8 +90,9 @@ class ExamViewSet(BulkMixin, ReadWriteViewSet):
         return (patient.clinic_id, data.get("accession_number"))
 
     def bulk_save(self, valid):
-        """Valid exams and their findings in a few statements; then one stale mark and
-        batched refresh tasks do the matching and the rules."""
+        """Valid exams and their findings in a few statements; then one signal, on which
+        the follow-up domain sets one stale mark and batched refresh tasks do the
+        matching and the rules."""
         now = timezone.now()
         created, updated, findings, replaced, surgeries = [], [], [], [], set()
         refused, uids = [], {}
@@ -124,7 +125,7 @@ class ExamViewSet(BulkMixin, ReadWriteViewSet):
         ImagingExam.objects.bulk_update([exam for _, exam in updated], UPDATABLE)
         Finding.objects.filter(exam_id__in=replaced).delete()
         Finding.objects.bulk_create(Finding(exam=exam, **item) for exam, item in findings)
-        mark_stale(surgeries)
+        exams_written_in_bulk.send(sender=ImagingExam, surgery_ids=surgeries)
         return (
             [{"index": index, "id": exam.pk, "created": True} for index, exam in created]
             + [{"index": index, "id": exam.pk, "created": False} for index, exam in updated]
