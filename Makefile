@@ -1,6 +1,6 @@
 # Everyday commands. `make run` and `make test` need nothing but Python >= 3.12:
 # without DATABASE_URL / REDIS_URL they start an embedded PostgreSQL and Redis
-# with their data under var/ (see followup/embedded.py).
+# with their data under var/ (see followup/ops/embedded.py).
 
 VENV := .venv
 STAMP := $(VENV)/.installed
@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 # Starts the embedded servers when needed, runs the command, stops them after.
-EMBEDDED := python -m followup.embedded
+EMBEDDED := python -m followup.ops.embedded
 
 # The browser the browser tests use (see the rule that installs it, below `lint`).
 CHROMIUM := /usr/bin/chromium

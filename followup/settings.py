@@ -72,7 +72,7 @@ def _secret_key() -> str:
     return path.read_text().strip()
 
 
-# The embedded servers of followup/embedded.py, used when nothing else is configured.
+# The embedded servers of followup/ops/embedded.py, used when nothing else is configured.
 EMBEDDED_PG_DIR = VAR_DIR / "pg"
 EMBEDDED_REDIS_PORT = env_int("EMBEDDED_REDIS_PORT", 6390)
 EMBEDDED_DATABASE_URL = f"postgresql://postgres@{quote(str(EMBEDDED_PG_DIR), safe='')}/followup"

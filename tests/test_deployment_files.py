@@ -23,9 +23,9 @@ from django.conf import settings
 from django.core.management import get_commands
 from gunicorn.config import Config as GunicornConfig
 
-from followup import embedded, serving
 from followup import settings as production
 from followup.celery import ROUTES, app, queue_names
+from followup.ops import embedded, serving
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -152,14 +152,14 @@ def test_the_image_installs_the_hashed_lock_and_nothing_else():
 
 def test_production_code_imports_no_local_server():
     """The WSGI application, the Celery app with its tasks and the URL configuration (the
-    admin, the API, FHIR) load without followup.embedded, the embedded servers, honcho or
+    admin, the API, FHIR) load without followup.ops.embedded, the embedded servers, honcho or
     aiosmtpd: none of them is in the image."""
     probe = (
         "import sys, django; django.setup(); import followup.wsgi, followup.celery, "
         "followup.tasks, followup.urls; from django.urls import get_resolver; "
         "get_resolver().url_patterns; "
         f"print(sorted(m for m in sys.modules if m.startswith({LOCAL_ONLY!r}) "
-        "or m == 'followup.embedded'))"
+        "or m == 'followup.ops.embedded'))"
     )
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "followup.settings", "SECRET_KEY": "x" * 50}
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, check=True,
@@ -201,7 +201,7 @@ def test_embedded_servers_use_the_urls_settings_default_to():
 
 
 def test_measurements_serve_as_the_procfile_does():
-    # bench and loadtest start gunicorn themselves (followup/serving.py): what they
+    # bench and loadtest start gunicorn themselves (followup/ops/serving.py): what they
     # measure must be the server `make run` starts.
     parsed = GunicornConfig().parser().parse_args(argv_of(PROCFILE["web"])[1:])
     assert (parsed.workers, parsed.threads) == (serving.WORKERS, serving.THREADS)

@@ -7,7 +7,7 @@ import uuid
 from pathlib import Path
 
 from followup.celery import app, queue_names
-from followup.serving import database_url
+from followup.ops.serving import database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 

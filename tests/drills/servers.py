@@ -24,7 +24,7 @@ import psycopg
 import redis
 
 from followup.celery import app, queue_names
-from followup.embedded import redis_server_binary
+from followup.ops.embedded import redis_server_binary
 from tests.smtp import free_port
 from tests.worker import ROOT, database_url
 

@@ -3,7 +3,7 @@
 in flight fail cleanly or succeed whole, the service reconnects by itself, and no exam is
 half-written: every exam the clients were told was saved is there with all its findings.
 
-The load comes from `manage.py loadtest` (followup/management/commands/loadtest.py), run
+The load comes from `manage.py loadtest` (followup/ops/loadtest.py), run
 in a process of its own against the private database; the machine's PostgreSQL is never
 restarted.
 """

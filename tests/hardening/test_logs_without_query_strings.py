@@ -9,7 +9,7 @@ import requests
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
-from followup.serving import Gunicorn
+from followup.ops.serving import Gunicorn
 from patients.models import ApiClient, ApiRequest, Clinic
 from tests import factories
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from followup import bench
+from followup.ops import bench, bench_report
 
 
 class Command(BaseCommand):
@@ -62,6 +62,6 @@ class Command(BaseCommand):
             digest_alerts=options["digest_alerts"], seed=seed, today=today,
             log=lambda line: self.stderr.write(line),
         ).run(figures)  # fmt: skip
-        path = bench.write(report, out)
-        self.stdout.write(bench.table(report))
+        path = bench_report.write(report, out)
+        self.stdout.write(bench_report.table(report))
         self.stdout.write(f"JSON: {path}")

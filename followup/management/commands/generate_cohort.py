@@ -5,7 +5,7 @@ from datetime import date
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from followup.cohort import Generator
+from followup.ops.cohort import Generator
 
 
 class Command(BaseCommand):

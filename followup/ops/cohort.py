@@ -19,6 +19,10 @@ from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
 
+from followup.models import Alert, Checkpoint, CheckpointKind, Protocol
+from followup.models.alerts import AlertCode
+from followup.schedule import Window, window
+from followup.sweep import overdue_message
 from imaging.models import Finding, ImagingExam
 from patients.models import (
     PROCEDURE_FAMILY,
@@ -29,11 +33,6 @@ from patients.models import (
     ProcedureFamily,
     Surgery,
 )
-
-from .models import Alert, Checkpoint, CheckpointKind, Protocol
-from .models.alerts import AlertCode
-from .schedule import Window, window
-from .sweep import overdue_message
 
 PROCEDURES = [  # (code, weight)
     ("discectomy", 28), ("decompression", 20), ("tlif", 18), ("plif", 5), ("alif", 5),

