@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin
 
-from followup.admin_scoping import ClinicFilter, ClinicScopedAdmin, ClinicScopedMixin
+from followup.admin.scoping import ClinicFilter, ClinicScopedAdmin, ClinicScopedMixin
 from followup.audit import render_trail
 from patients.forms import LevelFormField, fits_patient, patient_of
 

@@ -10,9 +10,9 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from followup import digest, picture, timeline
-from followup.admin import CheckpointInline
-from followup.admin_keys import ManagersHoldTheKeys, Shown, confirm_rotation, show_once
-from followup.admin_scoping import (
+from followup.admin.checkpoints_and_alerts import CheckpointInline
+from followup.admin.keys import ManagersHoldTheKeys, Shown, confirm_rotation, show_once
+from followup.admin.scoping import (
     CappedCountPaginator,
     ClinicFilter,
     ClinicScopedAdmin,
@@ -148,7 +148,7 @@ class ApiClientForm(forms.ModelForm):
 @admin.register(ApiClient)
 class ApiClientAdmin(ManagersHoldTheKeys, ClinicScopedAdmin):
     """Staff of the clinic see its integrations; its managers mint, rotate and revoke their
-    tokens (followup/admin_keys.py), each new token shown once on the answer's page."""
+    tokens (followup/admin/keys.py), each new token shown once on the answer's page."""
 
     form = ApiClientForm
     list_display = ["name", "clinic", "created_at", "created_by", "expires_at", "last_used_at",

@@ -8,7 +8,7 @@ import pytest
 import time_machine
 
 from followup import refresh, sweep
-from followup.admin_site import worklist
+from followup.admin.site import worklist
 from followup.models import Alert, Protocol
 from patients.models import Role
 from tests import factories

@@ -1,8 +1,8 @@
 """Every admin action declares the permission it needs, and a viewer runs none of them.
 
-Authority in the admin comes from memberships (followup/admin_scoping.py): a viewer reads,
+Authority in the admin comes from memberships (followup/admin/scoping.py): a viewer reads,
 a clinician or manager changes, and only a manager holds the integration's keys (mints,
-rotates and revokes tokens, rotates webhook secrets: followup/admin_keys.py). An action
+rotates and revokes tokens, rotates webhook secrets: followup/admin/keys.py). An action
 without `permissions=[...]` is offered to whoever sees the list, viewers included: the
 walk below fails on any such action, in any app, including one added later.
 """
@@ -113,7 +113,7 @@ def test_the_walk_sees_the_actions_it_guards():
 
 
 def test_a_viewer_is_offered_no_action_anywhere(viewer):
-    """Except on their own e-mail settings (followup/admin_mail.py): theirs, not the clinic's."""
+    """Except on their own e-mail settings (followup/admin/mail.py): theirs, not the clinic's."""
     offered = {
         type(model_admin).__name__: sorted(actions)
         for model_admin in admin.site._registry.values()

@@ -2,11 +2,11 @@
 
 from django.contrib import admin
 
+from followup.models import WebhookDelivery, WebhookEndpoint
 from patients.models import ApiRequest
 
-from .admin_keys import ManagersHoldTheKeys, Shown, confirm_rotation, show_once
-from .admin_scoping import ClinicFilter, ClinicScopedAdmin, ClinicScopedMixin
-from .models import WebhookDelivery, WebhookEndpoint
+from .keys import ManagersHoldTheKeys, Shown, confirm_rotation, show_once
+from .scoping import ClinicFilter, ClinicScopedAdmin, ClinicScopedMixin
 
 
 class DeliveryLogInline(ClinicScopedMixin, admin.TabularInline):
@@ -26,7 +26,7 @@ class DeliveryLogInline(ClinicScopedMixin, admin.TabularInline):
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(ManagersHoldTheKeys, ClinicScopedAdmin):
     """Staff of the clinic see its receivers and their log; its managers add, change and
-    rotate their signing secrets, each new secret shown once (followup/admin_keys.py).
+    rotate their signing secrets, each new secret shown once (followup/admin/keys.py).
     A receiver gets the clinic's alert events: pointing one elsewhere is a manager's call."""
 
     list_display = ["url", "clinic", "active", "client", "last_event_id", "failing_since",

@@ -1,151 +1,18 @@
+"""Checkpoints and alerts in the admin: the scoped lists, the checkpoints inline on a
+surgery or a patient, the alert actions (acknowledge, snooze, resolve)."""
+
 from django import forms
 from django.contrib import admin, messages
-from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from followup.admin_scoping import ClinicFilter, ClinicScopedAdmin, ClinicScopedMixin, admin_access
-from patients.models import Membership, Role
+from followup import alerts_lifecycle
+from followup.models import Alert, AlertStatus, Checkpoint, CheckpointStatus
+from followup.models.alerts import SEVERITY_ORDER
+from followup.models.checkpoints import status_filter
 
-from . import alerts_lifecycle
-from .models import (
-    Alert,
-    AlertStatus,
-    Checkpoint,
-    CheckpointDefinition,
-    CheckpointStatus,
-    Protocol,
-    Thresholds,
-)
-from .models.alerts import SEVERITY_ORDER
-from .models.checkpoints import status_filter
-
-
-def manages_a_clinic(request) -> bool:
-    return (
-        request.user.is_superuser
-        or Membership.objects.filter(user=request.user, role=Role.MANAGER).exists()
-    )
-
-
-class DefinitionInline(admin.TabularInline):
-    """Edited with its protocol, by whoever may edit the protocol."""
-
-    model = CheckpointDefinition
-    extra = 0
-
-    def has_view_permission(self, request, obj=None) -> bool:
-        return request.user.is_superuser or bool(admin_access(request).readable)
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return manages_a_clinic(request)
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return manages_a_clinic(request)
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return manages_a_clinic(request)
-
-    # Every number of CLINICAL_RULES §2 and §5 (a work-up's due hours and recommendation
-    # too): a field left off here cannot be edited, and its model validation has no field
-    # to report on.
-    fields = [
-        "code", "label", "kind", "opens_day", "due_day", "target_day", "due_hours",
-        "grace_days", "modalities", "required", "overdue_severity", "recommendation", "source",
-    ]  # fmt: skip
-    formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2})}}
-
-
-class VersionedAdmin(admin.ModelAdmin):
-    """Clinical numbers: saving always saves a new version, per clinic or shared.
-
-    Patients already scheduled or evaluated keep what they had; new work gets the
-    newest version. Only superusers and clinic managers edit; versions are never deleted.
-    """
-
-    readonly_fields = ["version", "created_at", "created_by"]
-    save_as = True
-
-    def _managed(self, request) -> set[int]:
-        return set(
-            Membership.objects.filter(user=request.user, role=Role.MANAGER).values_list(
-                "clinic_id", flat=True
-            )
-        )
-
-    def get_queryset(self, request):
-        queryset = super().get_queryset(request).select_related("clinic", "created_by")
-        if request.user.is_superuser:
-            return queryset
-        readable = admin_access(request).readable
-        return queryset.filter(clinic__isnull=True) | queryset.filter(clinic__in=readable)
-
-    def has_module_permission(self, request) -> bool:
-        return request.user.is_superuser or bool(admin_access(request).readable)
-
-    def has_view_permission(self, request, obj=None) -> bool:
-        return self.has_module_permission(request)
-
-    def has_add_permission(self, request) -> bool:
-        return manages_a_clinic(request)
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return manages_a_clinic(request)
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False  # versions are history
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "clinic" and not request.user.is_superuser:
-            kwargs["queryset"] = db_field.related_model.objects.filter(
-                pk__in=self._managed(request)
-            )
-            kwargs["required"] = True
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        if request.method == "POST":
-            # Never edit a version in place: every save is a new version.
-            request.POST = request.POST.copy()
-            request.POST["_saveasnew"] = "1"
-        return super().change_view(request, object_id, form_url, extra_context)
-
-    def save_model(self, request, obj, form, change):
-        obj.pk = None
-        obj.version = None
-        obj.created_by = request.user
-        super().save_model(request, obj, form, change)
-        self.message_user(request, f"Saved as version {obj.version}: {self.applies}", messages.INFO)
-
-    # What a new version changes, and what it leaves alone (CLINICAL_RULES §4).
-    applies = (
-        "new surgeries and events get it from now on; what was already planned keeps its "
-        "version until staff re-plan it (Surgeries: 'Re-plan onto the current protocol and "
-        "thresholds versions')."
-    )
-
-
-@admin.register(Protocol)
-class ProtocolAdmin(VersionedAdmin):
-    list_display = ["name", "family", "clinic", "version", "created_at", "created_by"]
-    list_filter = ["family", "clinic"]
-    fields = ["family", "clinic", "name", "notes", "version", "created_at", "created_by"]
-    inlines = [DefinitionInline]
-
-
-@admin.register(Thresholds)
-class ThresholdsAdmin(VersionedAdmin):
-    """A surgery is judged with the version pinned when it was planned, never with a newer
-    one behind staff's back."""
-
-    applies = (
-        "surgeries planned from now on are judged with it; surgeries already planned keep "
-        "the thresholds they were planned with, and their alerts, until staff re-plan them "
-        "(Surgeries: 'Re-plan onto the current protocol and thresholds versions')."
-    )
-    list_display = ["__str__", "clinic", "version", "created_at", "created_by"]
-    list_filter = ["clinic"]
+from .scoping import ClinicFilter, ClinicScopedAdmin, ClinicScopedMixin, admin_access
 
 
 class CheckpointStatusFilter(admin.SimpleListFilter):
@@ -337,5 +204,3 @@ class AlertAdmin(ClinicScopedAdmin):
         writable = queryset.filter(clinic_id__in=admin_access(request).writable)
         count = alerts_lifecycle.acknowledge_many(writable, request.user, timezone.now())
         self.message_user(request, f"Acknowledged {count} alert(s).")
-
-from . import admin_integration, admin_lockout, admin_mail  # noqa: E402, F401  (register their models)

@@ -18,11 +18,10 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.functional import cached_property
 
+from followup.middleware import route_of
 from patients.access import ClinicAccess, access_for_user
 from patients.locks import patient_field, patient_id_of
 from patients.models import Clinic, Patient, RecordRead, Surgery
-
-from .middleware import route_of
 
 
 def admin_access(request: HttpRequest) -> ClinicAccess:

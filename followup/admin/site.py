@@ -20,14 +20,21 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
+from followup import alerts_lifecycle, charts, checkpoints
+from followup.models import (
+    Alert,
+    AlertStatus,
+    Checkpoint,
+    CheckpointKind,
+    CheckpointStatus,
+    Severity,
+)
+from followup.models.alerts import SEVERITY_ORDER
+from followup.models.checkpoints import status_filter
 from patients.access import access_for_user
 from patients.models import Clinic
 
-from . import alerts_lifecycle, charts, checkpoints
-from .admin_scoping import AuditedAutocompleteJsonView, audit_when_rendered
-from .models import Alert, AlertStatus, Checkpoint, CheckpointKind, CheckpointStatus, Severity
-from .models.alerts import SEVERITY_ORDER
-from .models.checkpoints import status_filter
+from .scoping import AuditedAutocompleteJsonView, audit_when_rendered
 
 ROWS = 50  # per worklist section; the full lists are one click away
 

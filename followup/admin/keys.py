@@ -15,7 +15,7 @@ from django.utils.cache import add_never_cache_headers
 
 from patients.models import Clinic
 
-from .admin_scoping import admin_access
+from .scoping import admin_access
 
 
 class ManagersHoldTheKeys:

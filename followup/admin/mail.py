@@ -1,12 +1,12 @@
-"""The outbox and the subscriptions in the admin (imported by followup/admin.py)."""
+"""The outbox and the subscriptions in the admin (registered by followup/admin/__init__.py)."""
 
 from django import forms
 from django.contrib import admin
 
+from followup.models import Email, Subscription
 from patients.models import Clinic
 
-from .admin_scoping import ClinicFilter, ClinicScopedAdmin, admin_access
-from .models import Email, Subscription
+from .scoping import ClinicFilter, ClinicScopedAdmin, admin_access
 
 
 @admin.register(Email)
