@@ -1,8 +1,9 @@
 """The default protocols of CLINICAL_RULES §2 (the symptom work-ups come in 0005).
 
 The data is a copy, written here once: a migration must not import the project's live
-code, which moves and changes after it (followup/defaults.py holds the same numbers for
-the tests' fixtures; tests/followup/test_migrations_import_no_live_code.py checks both).
+code, which moves and changes after it (followup/rules/default_protocols.py holds the
+same numbers for the tests' fixtures; tests/followup/test_migrations_import_no_live_code.py
+checks both).
 """
 
 from django.db import migrations

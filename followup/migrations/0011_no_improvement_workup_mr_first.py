@@ -4,7 +4,7 @@ decompression looks right). Version 1 allowed a radiograph alone to close it.
 
 The version already used is never edited: work-ups planned from it keep it, and only
 events recorded from now on get the new one. Clinics' own versions are their data and
-are left as they are. A database created after the fix (followup/defaults.py already
+are left as they are. A database created after the fix (followup/rules/default_protocols.py already
 says MR) has nothing to correct.
 """
 

@@ -3,8 +3,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from followup.defaults import load_default_protocols
 from followup.models import CheckpointDefinition, Protocol
+from followup.rules.default_protocols import load_default_protocols
 from patients.models import Clinic
 
 

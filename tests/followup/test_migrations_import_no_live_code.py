@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from followup import defaults
+from followup.rules import default_protocols as defaults
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = ("followup", "patients", "imaging")

@@ -10,7 +10,7 @@ import pytest
 
 from followup import refresh
 from followup.models import Checkpoint
-from followup.recurrence import Recurrence, Score, recurrences
+from followup.rules.recurrence import Recurrence, Score, recurrences
 from patients.models import Assessment, ClinicalEvent
 from tests import factories
 

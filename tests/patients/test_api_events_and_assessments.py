@@ -7,8 +7,8 @@ import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from followup.defaults import load_default_protocols
 from followup.models import Checkpoint, CheckpointDefinition, Protocol
+from followup.rules.default_protocols import load_default_protocols
 from followup.schedule import plan_workups
 from patients.models import Assessment, ClinicalEvent
 from tests import factories

@@ -9,8 +9,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from followup import refresh, sweep
-from followup.defaults import load_default_protocols
 from followup.models import Alert, Checkpoint, CheckpointDefinition, Protocol
+from followup.rules.default_protocols import load_default_protocols
 from imaging.models import Finding, ImagingExam
 from patients.models import Assessment, ClinicalEvent, Surgery
 from tests import factories

@@ -1,4 +1,5 @@
-"""The default protocols of CLINICAL_RULES §2, loaded by a data migration.
+"""The default protocols of CLINICAL_RULES §2 as data (the data migrations 0002 and 0005
+hold their own copy; the tests' `protocols` fixture loads this one).
 
 Numbers marked "default, not from the seeds" there are starting values: each clinic
 edits them in the admin, which saves a new protocol version.
