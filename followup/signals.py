@@ -9,13 +9,13 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils import timezone
 
+from followup.pipeline.alerts_lifecycle import auto_resolve
+from followup.pipeline.refresh import mark_stale
 from imaging.models import ImagingExam
 from imaging.signals import exams_written_in_bulk
 from patients.models import ApiClient, Assessment, ClinicalEvent, Surgery, client_revoked
 
-from .alerts_lifecycle import auto_resolve
 from .models import Alert, WebhookEndpoint
-from .refresh import mark_stale
 
 
 def _patients_surgeries(patient_id: int):

@@ -10,7 +10,9 @@ within mailing.CLAIM_TIMEOUT, so that a claim that old belongs to a run that is 
 from celery import shared_task
 from django.utils import timezone
 
-from . import health, mailing, refresh, sweep, webhooks
+from followup.pipeline import refresh, sweep
+
+from . import health, mailing, webhooks
 
 MINUTE = 60  # seconds
 

@@ -21,8 +21,8 @@ from followup.admin.scoping import (
 )
 from followup.audit import render_trail
 from followup.models import Protocol, Thresholds
-from followup.refresh import refresh_many
-from followup.schedule import plan_workups
+from followup.pipeline.refresh import refresh_many
+from followup.pipeline.schedule import plan_workups
 from imaging.models import ImagingExam
 
 from .forms import PatientForm, SurgeryForm

@@ -7,10 +7,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from followup import alerts_lifecycle
 from followup.models import Alert, AlertStatus, Checkpoint, CheckpointStatus
 from followup.models.alerts import SEVERITY_ORDER
 from followup.models.checkpoints import status_filter
+from followup.pipeline import alerts_lifecycle
 
 from .scoping import ClinicFilter, ClinicScopedAdmin, ClinicScopedMixin, admin_access
 
@@ -61,7 +61,8 @@ class CheckpointAdmin(ClinicScopedAdmin):
         "late", "waived_at", "waived_by", "waived_reason", "overdue_since",
     ]  # fmt: skip
     # All read-only: a reason typed here would waive nothing (no waived_at, no audit, no
-    # refresh). A checkpoint is waived through checkpoints.waive (the API's waive action).
+    # refresh). A checkpoint is waived through waivers.waive (followup/pipeline/waivers.py,
+    # the API's waive action).
     fields = readonly_fields
     ordering = ["due_at"]
 

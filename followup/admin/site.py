@@ -20,7 +20,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
-from followup import alerts_lifecycle, charts, checkpoints
+from followup import charts
 from followup.models import (
     Alert,
     AlertStatus,
@@ -31,6 +31,7 @@ from followup.models import (
 )
 from followup.models.alerts import SEVERITY_ORDER
 from followup.models.checkpoints import status_filter
+from followup.pipeline import alerts_lifecycle, waivers
 from patients.access import access_for_user
 from patients.models import Clinic
 
@@ -106,9 +107,9 @@ class FollowupAdminSite(admin.AdminSite):
             messages.error(request, "Give a reason to waive a checkpoint.")
             return self._back(request)
         try:
-            checkpoints.waive(checkpoint, reason, request.user, timezone.now())
+            waivers.waive(checkpoint, reason, request.user, timezone.now())
             messages.success(request, f"Waived: {checkpoint.label}.")
-        except checkpoints.CannotWaive as error:
+        except waivers.CannotWaive as error:
             messages.error(request, str(error))
         return self._back(request)
 

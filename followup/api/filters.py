@@ -5,7 +5,8 @@ from django import forms
 from django.utils import timezone
 from django_filters.fields import IsoDateTimeField
 
-from ..alerts_lifecycle import status_filter as alert_status_filter
+from followup.pipeline.alerts_lifecycle import status_filter as alert_status_filter
+
 from ..models import Alert, AlertStatus, Checkpoint, CheckpointKind, CheckpointStatus, Severity
 from ..models.alerts import AlertCode
 from ..models.checkpoints import status_filter

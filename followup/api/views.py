@@ -6,9 +6,9 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
+from followup.pipeline import alerts_lifecycle, waivers
 from patients.models import ApiClient, Scope
 
-from .. import alerts_lifecycle, checkpoints
 from ..decisions import contrast_decisions
 from ..models import Alert, Checkpoint, Subscription, WebhookEndpoint
 from .filters import AlertFilter, CheckpointFilter
@@ -57,8 +57,8 @@ class CheckpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Clinic
         body.is_valid(raise_exception=True)
         user = person(request)
         try:
-            checkpoints.waive(checkpoint, body.validated_data["reason"], user, timezone.now())
-        except checkpoints.CannotWaive as error:
+            waivers.waive(checkpoint, body.validated_data["reason"], user, timezone.now())
+        except waivers.CannotWaive as error:
             raise ValidationError({"status": str(error)}) from None
         return Response(self.get_serializer(checkpoint).data)
 

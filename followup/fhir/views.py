@@ -12,10 +12,10 @@ from rest_framework.views import APIView
 from followup.api.reads import AuditedReads
 from followup.api.scoping import readable_clinic_ids
 from followup.api.viewsets import ClinicScopedViewSet
+from followup.pipeline import alerts_lifecycle
 from imaging.models import Finding, ImagingExam
 from patients.models import Assessment, Patient, Surgery
 
-from .. import alerts_lifecycle
 from ..models import Alert, AlertStatus
 from . import followup_resources, observations, resources
 from .bundles import base_url, operation_outcome, searchset

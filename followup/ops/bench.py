@@ -31,9 +31,10 @@ from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from followup import mailing, refresh, sweep, tasks
+from followup import mailing, tasks
 from followup.models import Alert, AlertStatus, Checkpoint, Subscription
 from followup.models.checkpoints import PENDING
+from followup.pipeline import refresh, sweep
 from imaging.models import Finding, ImagingExam
 from patients.models import ApiClient, Clinic, Membership, Patient, Surgery
 

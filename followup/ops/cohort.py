@@ -21,8 +21,8 @@ from django.db import connection, transaction
 
 from followup.models import Alert, Checkpoint, CheckpointKind, Protocol
 from followup.models.alerts import AlertCode
-from followup.schedule import Window, window
-from followup.sweep import overdue_message
+from followup.pipeline.schedule import Window, window
+from followup.pipeline.sweep import overdue_message
 from imaging.models import Finding, ImagingExam
 from patients.models import (
     PROCEDURE_FAMILY,

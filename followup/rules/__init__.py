@@ -3,7 +3,7 @@
 Each rule takes a `Context` (one surgery, this exam with the findings judged against
 that surgery, the patient's other exams, the surgery's baseline film, the day since
 that surgery and its pinned thresholds) and yields the alerts it finds. Nothing here
-touches the database: `followup/evaluation.py` builds the contexts and stores what the
+touches the database: `followup/pipeline/evaluation.py` builds the contexts and stores what the
 rules return. Adding a rule is adding one function with `@rule` (in the module of its
 subject) and its test module.
 

@@ -1,5 +1,5 @@
 """The pattern of a pain-free interval followed by recurrence (CLINICAL_RULES §6), on
-scores alone: followup/recurrence.py keeps the detected events in step with it.
+scores alone: followup/pipeline/recurrence.py keeps the detected events in step with it.
 
 Back pain (NRS) that fell to the pain-free level or below and later rose by the
 recurrence rise or more, at least `recurrence_min_days` after surgery, is a

@@ -8,7 +8,7 @@ from followup import timeline
 from followup.api.bulk import BulkMixin
 from followup.api.scoping import writable_clinic_ids
 from followup.api.viewsets import ReadWriteViewSet
-from followup.schedule import plan_workups
+from followup.pipeline.schedule import plan_workups
 
 from ..models import Assessment, Clinic, ClinicalEvent, Patient, Surgery
 from .filters import AssessmentFilter, ClinicalEventFilter, PatientFilter, SurgeryFilter

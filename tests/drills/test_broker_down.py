@@ -24,7 +24,7 @@ from .servers import reset_producers, wait_for
 pytestmark = pytest.mark.django_db(transaction=True)
 
 # Far above a request's normal time, far below the ~20 s a nudge took when it waited for
-# Celery's result subscription (followup/refresh.py) or forever on a hung socket.
+# Celery's result subscription (followup/pipeline/refresh.py) or forever on a hung socket.
 BOUND = 10  # seconds
 
 

@@ -18,7 +18,6 @@ import time_machine
 from django.conf import settings
 from django.db import connection
 
-from followup import refresh, sweep
 from followup.celery import app
 from followup.models import (
     Alert,
@@ -29,6 +28,7 @@ from followup.models import (
     WebhookEndpoint,
 )
 from followup.models.alerts import AlertEvent
+from followup.pipeline import refresh, sweep
 from followup.tasks import (
     deliver_webhooks,
     notify_urgent,
@@ -91,7 +91,7 @@ def test_every_task_delivered_twice_to_two_workers(protocols, workers, smtp, rec
                                                    monkeypatch):  # fmt: skip
     clinic = watched_clinic("twice", receiver, zone_in_daytime(), escalation_after_minutes=0)
     with monkeypatch.context() as muted:  # the drill sends every message itself, twice
-        muted.setattr("followup.refresh.nudge", lambda task, *args: None)
+        muted.setattr("followup.pipeline.refresh.nudge", lambda task, *args: None)
         surgeries = scenario.build_directly(clinic)
     env = {"EMAIL_HOST": smtp.host, "EMAIL_PORT": str(smtp.port), **Receiver.ENV}
     first = workers.start(**env)
@@ -179,7 +179,8 @@ def falling_due_at_midnight(clinic) -> list[int]:
 
 
 def test_two_beats_for_an_hour_send_everything_once(protocols, smtp, receiver, monkeypatch):
-    monkeypatch.setattr("followup.refresh.nudge", lambda task, *args: None)  # no broker here
+    # No broker here.
+    monkeypatch.setattr("followup.pipeline.refresh.nudge", lambda task, *args: None)
     tasks = {name: app.tasks[name] for name in
              {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}}  # fmt: skip
     with time_machine.travel(START - timedelta(hours=1), tick=False):
@@ -224,7 +225,8 @@ def test_two_beats_for_an_hour_send_everything_once(protocols, smtp, receiver, m
 
 
 def test_two_sweeps_at_once_raise_each_alert_once(protocols, monkeypatch):
-    monkeypatch.setattr("followup.refresh.nudge", lambda task, *args: None)  # no broker here
+    # No broker here.
+    monkeypatch.setattr("followup.pipeline.refresh.nudge", lambda task, *args: None)
     clinic = scenario.clinic("sweeps")
     now = datetime(2026, 3, 10, 12, 0, tzinfo=PARIS)
     ids = [factories.surgery(factories.patient(clinic), now - timedelta(days=500 + n)).pk

@@ -70,7 +70,7 @@ class HoldingReceiver(Receiver):
 
 @pytest.fixture
 def muted(monkeypatch):
-    monkeypatch.setattr("followup.refresh.nudge", lambda task, *args: None)
+    monkeypatch.setattr("followup.pipeline.refresh.nudge", lambda task, *args: None)
 
 
 def five_events(clinic, receiver) -> tuple[WebhookEndpoint, list[int]]:

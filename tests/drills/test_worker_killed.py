@@ -85,7 +85,7 @@ def test_a_worker_killed_while_evaluating_ends_as_an_undisturbed_run(
 ):
     calm, killed = scenario.clinic("calm"), scenario.clinic("killed")
     with monkeypatch.context() as muted:  # the records only; the drill sends the tasks
-        muted.setattr("followup.refresh.nudge", lambda task, *args: None)
+        muted.setattr("followup.pipeline.refresh.nudge", lambda task, *args: None)
         calm_ids, killed_ids = scenario.build_directly(calm), scenario.build_directly(killed)
     worker = workers.start()
     refresh_surgeries.apply_async((calm_ids,), queue=worker.queue).get(timeout=60)

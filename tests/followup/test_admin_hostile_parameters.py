@@ -1,5 +1,5 @@
 """Parameters the admin's forms never send, typed into its URLs: a 400 or an empty list,
-never a 500; and a checkpoint's waiver is not editable around `checkpoints.waive`.
+never a 500; and a checkpoint's waiver is not editable around `waivers.waive`.
 
 Before: `?clinic=abc` and a NUL (%00) in a search or an autocomplete term answered 500;
 `waived_reason` was a field of the checkpoint's change form."""

@@ -7,8 +7,8 @@ import pytest
 from django.test import Client
 from pghistory.models import MiddlewareEvents
 
-from followup import refresh
 from followup.models import Protocol, Thresholds
+from followup.pipeline import refresh
 from patients.models import Membership, Role
 from tests import factories
 from tests.conftest import make_staff

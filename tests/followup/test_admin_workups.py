@@ -6,8 +6,8 @@ from datetime import timedelta
 import pytest
 from django.test import Client
 
-from followup import refresh
 from followup.models import Checkpoint, CheckpointDefinition, Protocol
+from followup.pipeline import refresh
 from patients.models import ClinicalEvent, Role
 from tests import factories
 from tests.conftest import make_staff

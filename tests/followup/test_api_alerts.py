@@ -9,9 +9,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from pghistory.models import MiddlewareEvents
 
-from followup import sweep
 from followup.models import Alert, AlertStatus, Checkpoint, Severity
 from followup.models.alerts import AlertCode
+from followup.pipeline import sweep
 from patients.models import Surgery
 from tests import factories
 

@@ -5,8 +5,8 @@ from datetime import timedelta
 import pytest
 import time_machine
 
-from followup import refresh, sweep
 from followup.models import Alert, AlertStatus
+from followup.pipeline import refresh, sweep
 from tests import factories
 
 from .conftest import local

@@ -2,8 +2,8 @@ from unittest import mock
 
 from django.conf import settings
 
-from followup import refresh
 from followup.celery import app, queue_name
+from followup.pipeline import refresh
 from followup.tasks import ping, refresh_surgeries
 
 

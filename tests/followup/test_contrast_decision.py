@@ -11,7 +11,7 @@ import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from followup import refresh
+from followup.pipeline import refresh
 from patients.models import ClinicalEvent
 from tests import factories
 

@@ -16,8 +16,8 @@ import pytest
 from django.db import OperationalError, connection, connections, transaction
 from django.utils import timezone
 
-from followup import refresh, schedule
 from followup.models import Checkpoint
+from followup.pipeline import refresh, schedule
 from imaging.models import ImagingExam
 from patients.models import Surgery
 from tests import factories

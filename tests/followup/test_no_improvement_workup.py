@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from django.apps import apps
 
-from followup import refresh
 from followup.models import Checkpoint, Protocol
+from followup.pipeline import refresh
 from patients.models import ClinicalEvent
 from tests import factories
 

@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 import time_machine
 
-from followup import refresh, sweep
 from followup.admin.site import worklist
 from followup.models import Alert, Protocol
+from followup.pipeline import refresh, sweep
 from patients.models import Role
 from tests import factories
 from tests.conftest import make_staff

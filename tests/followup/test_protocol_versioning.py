@@ -3,8 +3,8 @@
 import pytest
 from django.test import Client
 
-from followup import refresh
 from followup.models import CheckpointDefinition, Protocol
+from followup.pipeline import refresh
 from patients.models import Role
 from tests import factories
 from tests.conftest import make_staff

@@ -4,8 +4,8 @@ from datetime import timedelta
 
 import pytest
 
-from followup import refresh
 from followup.models import Checkpoint
+from followup.pipeline import refresh
 from tests import factories
 
 from .conftest import local

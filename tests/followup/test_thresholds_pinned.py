@@ -10,8 +10,8 @@ from django.apps import apps
 from django.test import Client
 from django.utils import timezone
 
-from followup import refresh
 from followup.models import Alert, AlertStatus, Thresholds
+from followup.pipeline import refresh
 from patients.models import Role, Surgery
 from tests import factories
 from tests.conftest import make_staff

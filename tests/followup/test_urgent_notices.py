@@ -10,8 +10,8 @@ import pytest
 import time_machine
 
 from followup import tasks
-from followup.alerts_lifecycle import acknowledge
 from followup.models import Alert, Email, EmailKind, EmailStatus, Severity
+from followup.pipeline.alerts_lifecycle import acknowledge
 from patients.models import Clinic, Membership
 from tests import factories
 from tests.smtp import text_and_html

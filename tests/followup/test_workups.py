@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 import time_machine
 
-from followup import refresh, sweep
 from followup.models import Alert, AlertStatus, Checkpoint, CheckpointDefinition, Protocol
+from followup.pipeline import refresh, sweep
 from patients.models import ClinicalEvent
 from tests import factories
 

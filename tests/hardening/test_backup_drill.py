@@ -4,7 +4,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from followup import refresh
+from followup.pipeline import refresh
 from tests import factories
 
 

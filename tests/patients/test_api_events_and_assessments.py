@@ -8,8 +8,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from followup.models import Checkpoint, CheckpointDefinition, Protocol
+from followup.pipeline.schedule import plan_workups
 from followup.rules.default_protocols import load_default_protocols
-from followup.schedule import plan_workups
 from patients.models import Assessment, ClinicalEvent
 from tests import factories
 from tests.followup.conftest import local

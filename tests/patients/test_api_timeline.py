@@ -8,8 +8,8 @@ import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from followup import refresh, sweep
 from followup.models import Alert, Checkpoint, CheckpointDefinition, Protocol
+from followup.pipeline import refresh, sweep
 from followup.rules.default_protocols import load_default_protocols
 from imaging.models import Finding, ImagingExam
 from patients.models import Assessment, ClinicalEvent, Surgery

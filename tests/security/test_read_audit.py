@@ -11,9 +11,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import get_resolver, resolve
 from django.utils import timezone
 
-from followup import sweep
 from followup.api import reads
 from followup.models import Alert, Severity
+from followup.pipeline import sweep
 from patients.models import RecordRead, Role
 from tests import factories
 from tests.conftest import make_staff

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from followup import sweep
+from followup.pipeline import sweep
 
 
 class Command(BaseCommand):

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import time_machine
 from django.utils import timezone
 
-from followup import sweep
+from followup.pipeline import sweep
 from patients.models import Surgery
 
 from .invariants import assert_alerts_follow_their_causes

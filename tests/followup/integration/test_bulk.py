@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from followup import refresh
+from followup.pipeline import refresh
 from followup.tasks import refresh_surgeries
 from imaging.models import Finding, ImagingExam
 from patients.models import Patient, Surgery

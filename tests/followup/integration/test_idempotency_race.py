@@ -26,7 +26,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture(autouse=True)
 def no_broker(monkeypatch):
     """Refresh nudges are not sent: other workers may share this Redis."""
-    monkeypatch.setattr("followup.refresh.nudge", lambda task, *args: None)
+    monkeypatch.setattr("followup.pipeline.refresh.nudge", lambda task, *args: None)
 
 
 @pytest.fixture

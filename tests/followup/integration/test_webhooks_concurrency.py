@@ -12,9 +12,10 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from followup import alerts_lifecycle, webhooks
+from followup import webhooks
 from followup.models import Alert, Severity, WebhookEndpoint
 from followup.models.alerts import AlertCode
+from followup.pipeline import alerts_lifecycle
 from tests import factories
 
 from .test_webhooks import Receiver
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture(autouse=True)
 def no_broker(monkeypatch):
-    monkeypatch.setattr("followup.refresh.nudge", lambda task, *args: None)
+    monkeypatch.setattr("followup.pipeline.refresh.nudge", lambda task, *args: None)
 
 
 @pytest.fixture

@@ -18,10 +18,10 @@ from hypothesis import note
 from hypothesis.errors import InvalidArgument
 from rest_framework.test import APIClient
 
-from followup import checkpoints as checkpoint_actions
-from followup import evaluation, refresh, sweep
 from followup.models import Alert, Checkpoint
 from followup.models.alerts import DEADLINE_CODES
+from followup.pipeline import evaluation, refresh, sweep
+from followup.pipeline import waivers as checkpoint_actions
 from imaging.models import Finding, ImagingExam
 from patients.levels import validate_level
 from patients.models import Assessment, ClinicalEvent, EventSource, Patient, Surgery

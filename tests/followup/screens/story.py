@@ -12,8 +12,8 @@ from datetime import timedelta
 
 import time_machine
 
-from followup import checkpoints, refresh, sweep
 from followup.models import Checkpoint
+from followup.pipeline import refresh, sweep, waivers
 from imaging.models import ImagingExam
 from patients.models import Assessment, ClinicalEvent, Patient, Surgery
 from tests import factories
@@ -65,7 +65,7 @@ def fusion_story(clinic, variant: str = "", waived_by=None) -> Story:
         refresh.refresh(fusion.pk, NOW)
         sweep.run(NOW)
         workup = Checkpoint.objects.get(event=radicular)
-        checkpoints.waive(workup, "Seen in clinic, no deficit", waived_by, NOW)
+        waivers.waive(workup, "Seen in clinic, no deficit", waived_by, NOW)
     return Story(patient, fusion, discectomy)
 
 

@@ -15,8 +15,8 @@ from django.conf import settings
 from django.utils import timezone
 from playwright.sync_api import Page, expect, sync_playwright
 
-from followup import refresh
 from followup.models import Alert, AlertStatus, Checkpoint, CheckpointKind
+from followup.pipeline import refresh
 from imaging.models import ImagingExam
 from patients.models import Assessment, Clinic, ClinicalEvent, Membership, Role
 from tests import factories
@@ -56,7 +56,8 @@ def require_chromium() -> None:
 @pytest.fixture
 def ward(live_server, protocols, monkeypatch) -> Ward:
     """A clinician of two clinics; in the first, a fusion whose CT shows a screw in the canal."""
-    monkeypatch.setattr("followup.refresh.nudge", lambda task, *args: None)  # no Celery here
+    # No Celery here.
+    monkeypatch.setattr("followup.pipeline.refresh.nudge", lambda task, *args: None)
     clinic = Clinic.objects.create(slug="lyon", name="Lyon", timezone="Europe/Paris")
     other = Clinic.objects.create(slug="nice", name="Nice", timezone="Europe/Paris")
     staff = make_staff("claire", clinic)

@@ -20,16 +20,16 @@ from datetime import datetime
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from followup import rules
+from followup.models import Alert, AlertStatus, Checkpoint, CheckpointDefinition, Thresholds
+from followup.models.alerts import FINDING_CODES
 from imaging.models import Finding, ImagingExam
 from imaging.vocabulary import VOCABULARY
 from patients import levels
 from patients.models import Surgery
 
-from . import rules
 from .alerts_lifecycle import ACTIVE, auto_resolve
 from .matching import counts_for, in_time_order
-from .models import Alert, AlertStatus, Checkpoint, CheckpointDefinition, Thresholds
-from .models.alerts import FINDING_CODES
 from .schedule import day_of
 
 CAUSE_GONE = "Cause gone: no exam shows it any more (the finding was corrected or removed)."

@@ -4,12 +4,12 @@ from datetime import timedelta
 
 import pytest
 
-from followup import refresh
 from followup.models import CheckpointStatus
+from followup.pipeline import refresh
 from patients.models import Clinic
 from tests import factories
 
-from .conftest import local
+from ..conftest import local
 
 
 def plan(clinic_zone: str, performed_at, protocols):

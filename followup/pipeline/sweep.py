@@ -13,14 +13,14 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from followup.api import idempotency, reads
+from followup.models import Alert, Checkpoint, CheckpointKind
+from followup.models.alerts import AlertCode
+from followup.models.checkpoints import PENDING
 from patients.models import Surgery
 
 from . import refresh
 from .alerts_lifecycle import wake_snoozed
-from .api import idempotency, reads
-from .models import Alert, Checkpoint, CheckpointKind
-from .models.alerts import AlertCode
-from .models.checkpoints import PENDING
 
 log = logging.getLogger(__name__)
 

@@ -9,12 +9,12 @@ import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from followup import refresh, sweep
 from followup.models import Alert, AlertStatus, Checkpoint
+from followup.pipeline import refresh, sweep
 from tests import factories
 from tests.worker import ROOT, database_url
 
-from .conftest import local
+from ..conftest import local
 
 DAY0 = local("Europe/Paris", 2026, 1, 5, 9, 0)
 BASELINE_OVERDUE = local("Europe/Paris", 2026, 2, 17, 0, 0)  # the end of day 42

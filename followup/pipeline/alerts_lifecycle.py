@@ -10,8 +10,8 @@ from datetime import datetime
 
 from django.db.models import Q
 
-from .models import Alert, AlertStatus, Checkpoint
-from .models.alerts import DEADLINE_CODES, AlertCode
+from followup.models import Alert, AlertStatus, Checkpoint
+from followup.models.alerts import DEADLINE_CODES, AlertCode
 
 ACTIVE = ~Q(status=AlertStatus.RESOLVED)
 

@@ -4,10 +4,10 @@ from datetime import datetime
 
 from django.db import transaction
 
+from followup.models import Checkpoint, CheckpointKind
 from patients.locks import lock_patients
 
 from .alerts_lifecycle import resolve_checkpoint_alerts
-from .models import Checkpoint, CheckpointKind
 from .refresh import mark_stale
 
 

@@ -8,13 +8,13 @@ from datetime import timedelta
 
 import pytest
 
-from followup import refresh
 from followup.models import Checkpoint
+from followup.pipeline import refresh
 from followup.rules.recurrence import Recurrence, Score, recurrences
 from patients.models import Assessment, ClinicalEvent
 from tests import factories
 
-from .conftest import local
+from ..conftest import local
 
 DAY0 = local("Europe/Paris", 2026, 1, 5, 9, 0)
 LIMITS = {"pain_free": 3, "rise": 2, "min_day": 90}

@@ -4,12 +4,12 @@ from datetime import timedelta
 
 import pytest
 
-from followup import refresh, sweep
 from followup.models import Alert, AlertStatus
+from followup.pipeline import refresh, sweep
 from imaging.models import ImagingExam
 from tests import factories
 
-from .conftest import local
+from ..conftest import local
 
 DAY0 = local("Europe/Paris", 2025, 1, 6, 9, 0)
 

@@ -22,10 +22,9 @@ from datetime import datetime
 
 from django.db import transaction
 
+from followup.models import Checkpoint, CheckpointKind
 from imaging.models import ImagingExam
 from patients.models import Surgery
-
-from .models import Checkpoint, CheckpointKind
 
 
 @dataclass(frozen=True)

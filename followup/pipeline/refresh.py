@@ -14,11 +14,11 @@ from functools import partial
 from django.db import transaction
 from django.db.models.functions import Now
 
+from followup.celery import app as celery_app
 from patients.locks import lock_patients_of
 from patients.models import Surgery
 
 from . import alerts_lifecycle, evaluation, matching, recurrence, schedule
-from .celery import app as celery_app
 
 log = logging.getLogger(__name__)
 

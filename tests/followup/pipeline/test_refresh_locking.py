@@ -12,7 +12,7 @@ import threading
 import pytest
 from django.db import connection, connections, transaction
 
-from followup import refresh
+from followup.pipeline import refresh
 from patients.models import Surgery
 from tests import factories
 

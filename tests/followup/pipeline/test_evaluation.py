@@ -4,12 +4,12 @@ from datetime import timedelta
 
 import pytest
 
-from followup import alerts_lifecycle, refresh
 from followup.models import Alert, AlertStatus, Thresholds
+from followup.pipeline import alerts_lifecycle, refresh
 from imaging.models import Finding
 from tests import factories
 
-from .conftest import local
+from ..conftest import local
 
 DAY0 = local("Europe/Paris", 2025, 1, 6, 9, 0)
 

@@ -14,11 +14,11 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 from django.utils import timezone
 
+from followup.models import Checkpoint, CheckpointDefinition, CheckpointKind, Protocol, Thresholds
+from followup.models.protocols import ProtocolFamily
 from patients.models import ClinicalEvent, Surgery
 
 from .alerts_lifecycle import resolve_checkpoint_alerts
-from .models import Checkpoint, CheckpointDefinition, CheckpointKind, Protocol, Thresholds
-from .models.protocols import ProtocolFamily
 
 
 def local_day_start(day0: date, day: int, zone: ZoneInfo) -> datetime:

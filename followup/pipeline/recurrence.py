@@ -6,6 +6,8 @@ scores show the pattern.
 from collections import defaultdict
 from collections.abc import Sequence
 
+from followup.models import Alert, Checkpoint, Thresholds
+from followup.rules.recurrence import Score, recurrences
 from patients.models import (
     Assessment,
     ClinicalEvent,
@@ -16,8 +18,6 @@ from patients.models import (
 )
 
 from .alerts_lifecycle import auto_resolve
-from .models import Alert, Checkpoint, Thresholds
-from .rules.recurrence import Score, recurrences
 from .schedule import day_of
 
 WITHDRAWN = "Withdrawn: the pain scores no longer show a pain-free interval followed by recurrence."
