@@ -10,9 +10,10 @@ within mailing.CLAIM_TIMEOUT, so that a claim that old belongs to a run that is 
 from celery import shared_task
 from django.utils import timezone
 
+from followup.delivery import mailing, webhooks
 from followup.pipeline import refresh, sweep
 
-from . import health, mailing, webhooks
+from . import health
 
 MINUTE = 60  # seconds
 

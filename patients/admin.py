@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
-from followup import digest, picture, timeline
+from followup import picture, timeline
 from followup.admin.checkpoints_and_alerts import CheckpointInline
 from followup.admin.keys import ManagersHoldTheKeys, Shown, confirm_rotation, show_once
 from followup.admin.scoping import (
@@ -20,6 +20,7 @@ from followup.admin.scoping import (
     admin_access,
 )
 from followup.audit import render_trail
+from followup.delivery import digest
 from followup.models import Protocol, Thresholds
 from followup.pipeline.refresh import refresh_many
 from followup.pipeline.schedule import plan_workups

@@ -31,7 +31,8 @@ from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from followup import mailing, tasks
+from followup import tasks
+from followup.delivery import mailing
 from followup.models import Alert, AlertStatus, Checkpoint, Subscription
 from followup.models.checkpoints import PENDING
 from followup.pipeline import refresh, sweep

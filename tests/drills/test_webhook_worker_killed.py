@@ -21,7 +21,7 @@ import psycopg
 import pytest
 from django.db import connection
 
-from followup import webhooks
+from followup.delivery import webhooks
 from followup.models import WebhookDelivery, WebhookEndpoint
 from followup.models.alerts import AlertEvent
 from followup.tasks import deliver_webhooks

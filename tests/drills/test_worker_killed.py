@@ -23,8 +23,8 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from followup import mailing
-from followup.mailing import CLAIM_TIMEOUT
+from followup.delivery import mailing
+from followup.delivery.mailing import CLAIM_TIMEOUT
 from followup.models import Alert, Checkpoint, Email, EmailStatus
 from followup.tasks import refresh_surgeries, run_sweep, send_digests
 from patients.models import Surgery

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core import mail
 from django.utils import timezone
 
-from followup import mailing
+from followup.delivery import mailing
 from followup.models import Alert, Severity, Subscription
 from imaging.models import ImagingExam
 from patients.models import Patient, Surgery

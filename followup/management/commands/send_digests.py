@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from followup import mailing
+from followup.delivery import mailing
 
 
 class Command(BaseCommand):

@@ -11,7 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.test import Client
 
-from followup import outbound, webhooks
+from followup import outbound
+from followup.delivery import webhooks
 from followup.models import WebhookDelivery, WebhookEndpoint
 from patients.models import Role
 from tests.conftest import make_staff

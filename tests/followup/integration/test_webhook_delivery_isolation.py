@@ -13,7 +13,7 @@ import time_machine
 from django.db import connection, connections
 from django.utils import timezone
 
-from followup import webhooks
+from followup.delivery import webhooks
 from followup.models import WebhookDelivery, WebhookEndpoint
 from followup.models.alerts import AlertEvent
 from patients.models import ApiClient

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
-from followup import webhooks
+from followup.delivery import webhooks
 from followup.models import Alert, Severity, WebhookDelivery, WebhookEndpoint
 from followup.models.alerts import AlertCode, AlertEvent
 from tests import factories

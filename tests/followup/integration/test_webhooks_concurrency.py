@@ -12,7 +12,7 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from followup import webhooks
+from followup.delivery import webhooks
 from followup.models import Alert, Severity, WebhookEndpoint
 from followup.models.alerts import AlertCode
 from followup.pipeline import alerts_lifecycle

@@ -39,9 +39,9 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from . import outbound
-from .models import WebhookDelivery, WebhookEndpoint
-from .models.alerts import AlertEvent
+from followup import outbound
+from followup.models import WebhookDelivery, WebhookEndpoint
+from followup.models.alerts import AlertEvent
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,9 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from followup.models import Alert, AlertStatus, Checkpoint, CheckpointKind, Severity
+from followup.models.alerts import SEVERITY_RANK
 from patients.models import Clinic
-
-from .models import Alert, AlertStatus, Checkpoint, CheckpointKind, Severity
-from .models.alerts import SEVERITY_RANK
 
 DUE_SOON = timedelta(days=7)
 MILESTONES_AHEAD = timedelta(days=14)

@@ -16,7 +16,8 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from followup import mailing, tasks
+from followup import tasks
+from followup.delivery import mailing
 from followup.models import Checkpoint, CheckpointKind, Email, EmailStatus, Severity
 from followup.models.alerts import AlertCode, AlertStatus
 from patients.models import Clinic, Membership
@@ -24,8 +25,8 @@ from tests import factories
 from tests.smtp import text_and_html
 from tests.worker import ROOT, database_url
 
-from .conftest import local
-from .conftest_mail import raise_alert, smtp_server, subscriber  # noqa: F401 (a fixture)
+from ..conftest import local
+from ..conftest_mail import raise_alert, smtp_server, subscriber  # noqa: F401 (a fixture)
 
 T0 = local("Europe/Paris", 2026, 3, 2, 7, 0)  # the clinic's digest hour is 6
 WORKLIST = "/admin/followup/alert/"

@@ -16,8 +16,8 @@ from patients.models import Clinic, Membership
 from tests import factories
 from tests.smtp import text_and_html
 
-from .conftest import local
-from .conftest_mail import raise_alert, smtp_server, subscriber  # noqa: F401 (a fixture)
+from ..conftest import local
+from ..conftest_mail import raise_alert, smtp_server, subscriber  # noqa: F401 (a fixture)
 
 T0 = local("Europe/Paris", 2026, 3, 2, 9, 0)
 ONCALL = "oncall@example.org"

@@ -24,10 +24,18 @@ from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from followup.models import (
+    Alert,
+    AlertStatus,
+    Email,
+    EmailKind,
+    EmailStatus,
+    Severity,
+    Subscription,
+)
 from patients.models import Clinic, Membership
 
 from . import digest
-from .models import Alert, AlertStatus, Email, EmailKind, EmailStatus, Severity, Subscription
 
 log = logging.getLogger(__name__)
 

@@ -14,13 +14,14 @@ import time_machine
 from celery.exceptions import SoftTimeLimitExceeded
 from django.core.mail import EmailMultiAlternatives
 
-from followup import mailing, tasks
+from followup import tasks
+from followup.delivery import mailing
 from followup.models import Email, EmailKind, EmailStatus, Severity
 from patients.models import Clinic
 from tests import factories
 
-from .conftest import local
-from .conftest_mail import raise_alert, smtp_server, subscriber  # noqa: F401 (a fixture)
+from ..conftest import local
+from ..conftest_mail import raise_alert, smtp_server, subscriber  # noqa: F401 (a fixture)
 
 T0 = local("Europe/Paris", 2026, 3, 2, 9, 0)
 LATER = T0 + mailing.CLAIM_TIMEOUT + timedelta(minutes=1)
@@ -114,7 +115,7 @@ def test_a_claim_stolen_and_sent_by_the_next_run_is_not_marked_by_the_slow_run(
         assert mailing.deliver(LATER) == 1
 
     slow_send(monkeypatch, next_run_sends_it)
-    with caplog.at_level(logging.WARNING, logger="followup.mailing"):
+    with caplog.at_level(logging.WARNING, logger="followup.delivery.mailing"):
         mailing.deliver(T0)
 
     notice.refresh_from_db()
