@@ -9,7 +9,6 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
-from followup import picture, timeline
 from followup.admin.checkpoints_and_alerts import CheckpointInline
 from followup.admin.keys import ManagersHoldTheKeys, Shown, confirm_rotation, show_once
 from followup.admin.scoping import (
@@ -24,6 +23,7 @@ from followup.delivery import digest
 from followup.models import Protocol, Thresholds
 from followup.pipeline.refresh import refresh_many
 from followup.pipeline.schedule import plan_workups
+from followup.reads import picture, timeline
 from imaging.models import ImagingExam
 
 from .forms import PatientForm, SurgeryForm
@@ -44,7 +44,7 @@ from .models import (
 
 
 def pictures(patient: Patient, only: int | None = None) -> str:
-    """The patient's follow-up, one SVG per surgery (followup/picture.py)."""
+    """The patient's follow-up, one SVG per surgery (followup/reads/picture.py)."""
     now = timezone.now()
     entries = timeline.build(patient, now)
     svgs = [
@@ -52,7 +52,7 @@ def pictures(patient: Patient, only: int | None = None) -> str:
         for entry in entries
         if entry.type == "surgery" and only in (None, entry.id)
     ]
-    # Built from escaped parts by followup/picture.py.
+    # Built from escaped parts by followup/reads/picture.py.
     return mark_safe("".join(f"<div class='picture'>{svg}</div>" for svg in svgs) or "-")
 
 

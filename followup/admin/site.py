@@ -20,7 +20,6 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
-from followup import charts
 from followup.models import (
     Alert,
     AlertStatus,
@@ -32,6 +31,7 @@ from followup.models import (
 from followup.models.alerts import SEVERITY_ORDER
 from followup.models.checkpoints import status_filter
 from followup.pipeline import alerts_lifecycle, waivers
+from followup.reads import charts
 from patients.access import access_for_user
 from patients.models import Clinic
 

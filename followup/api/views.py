@@ -7,9 +7,9 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
 from followup.pipeline import alerts_lifecycle, waivers
+from followup.reads.contrast_decisions import contrast_decisions
 from patients.models import ApiClient, Scope
 
-from ..decisions import contrast_decisions
 from ..models import Alert, Checkpoint, Subscription, WebhookEndpoint
 from .filters import AlertFilter, CheckpointFilter
 from .scoping import readable_clinic_ids, writable_clinic_ids

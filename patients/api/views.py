@@ -4,11 +4,11 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from followup import timeline
 from followup.api.bulk import BulkMixin
 from followup.api.scoping import writable_clinic_ids
 from followup.api.viewsets import ReadWriteViewSet
 from followup.pipeline.schedule import plan_workups
+from followup.reads import timeline
 
 from ..models import Assessment, Clinic, ClinicalEvent, Patient, Surgery
 from .filters import AssessmentFilter, ClinicalEventFilter, PatientFilter, SurgeryFilter

@@ -9,8 +9,8 @@ from django.db import IntegrityError, transaction
 from django.test import Client
 from django.utils import timezone
 
-from followup import picture
 from followup.fhir import codes
+from followup.reads import picture
 from imaging.models import Finding
 from patients.models import Patient, Surgery
 from tests import factories

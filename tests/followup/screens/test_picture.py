@@ -1,4 +1,4 @@
-"""The follow-up picture (followup/picture.py) read as XML: one element per timeline entry.
+"""The follow-up picture (followup/reads/picture.py) read as XML: one element per timeline entry.
 
 Expected numbers come from the database, never from the picture's own entries.
 """
@@ -9,8 +9,8 @@ import pytest
 import time_machine
 from django.test import Client
 
-from followup import picture, timeline
 from followup.models import Alert, Checkpoint, CheckpointKind
+from followup.reads import picture, timeline
 from patients.models import Assessment, ClinicalEvent
 
 from .story import NOW, Story, exams_of, fusion_story

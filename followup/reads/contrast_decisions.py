@@ -4,10 +4,9 @@ list of checkpoints (followup/rules/contrast.py decides)."""
 from collections.abc import Sequence
 from datetime import datetime
 
+from followup.models import Checkpoint, CheckpointKind
+from followup.rules.contrast import CONTRAST_QUESTION, decide
 from imaging.models import Finding, Modality
-
-from .models import Checkpoint, CheckpointKind
-from .rules.contrast import CONTRAST_QUESTION, decide
 
 
 def contrast_decisions(checkpoints: Sequence[Checkpoint], now: datetime) -> dict[int, dict]:

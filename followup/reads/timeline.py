@@ -7,10 +7,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from followup.models import Alert, Checkpoint
 from imaging.models import Finding, ImagingExam
 from patients.models import Assessment, ClinicalEvent, Patient, Surgery
-
-from .models import Alert, Checkpoint
 
 API = "/api/v1"
 
