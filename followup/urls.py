@@ -1,3 +1,6 @@
+"""The site's URL map: the admin, /api/v1/ (the three apps), FHIR, the API schema and docs,
+the health checks."""
+
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView

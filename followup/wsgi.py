@@ -1,3 +1,5 @@
+"""The WSGI application gunicorn serves (Procfile, Dockerfile)."""
+
 import gc
 import os
 

@@ -1,3 +1,5 @@
+"""The exams' admin: exams with their findings, validated against the vocabulary."""
+
 from django import forms
 from django.contrib import admin
 

@@ -1,3 +1,5 @@
+"""The imaging app: exams, findings and their vocabulary."""
+
 from django.apps import AppConfig
 
 

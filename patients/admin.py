@@ -1,3 +1,6 @@
+"""The patients' admin: clinics and memberships, API clients (their tokens shown once),
+patients with their surgeries, events, assessments and follow-up pictures."""
+
 from datetime import timedelta
 
 from django import forms

@@ -1,3 +1,5 @@
+"""The patients app; its ready() connects the lock order's receivers (patients/locks.py)."""
+
 from django.apps import AppConfig, apps
 
 

@@ -1,3 +1,6 @@
+"""Query filters of the follow-up endpoints (checkpoints, alerts): status, kind, dates in
+UTC."""
+
 from datetime import UTC
 
 import django_filters

@@ -1,3 +1,5 @@
+"""The API's pages: a cursor on the primary key, stable over growing tables, no COUNT(*)."""
+
 from rest_framework.pagination import CursorPagination
 
 

@@ -1,3 +1,6 @@
+"""Who may call the API at all: a caller working for a clinic (writes need a non-viewer
+role), and an integration's scopes."""
+
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from patients.models import ApiClient, Scope

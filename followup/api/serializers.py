@@ -1,3 +1,6 @@
+"""The follow-up endpoints' shapes: checkpoints with their status and contrast decision,
+alerts, subscriptions, webhooks."""
+
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers

@@ -1,3 +1,6 @@
+"""Routes of the follow-up endpoints under /api/v1/: checkpoints, alerts, subscriptions,
+webhooks."""
+
 from rest_framework.routers import SimpleRouter
 
 from .views import AlertViewSet, CheckpointViewSet, SubscriptionViewSet, WebhookEndpointViewSet

@@ -1,3 +1,6 @@
+"""The follow-up endpoints: checkpoints (and their waive action), alerts (and their
+lifecycle actions), subscriptions, webhooks."""
+
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins

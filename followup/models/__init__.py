@@ -1,3 +1,6 @@
+"""The follow-up's models, one module per concept: alerts, checkpoints, protocols,
+thresholds, notifications, integration."""
+
 from .alerts import Alert, AlertStatus, Severity
 from .checkpoints import Checkpoint, CheckpointKind, CheckpointStatus
 from .integration import IdempotencyKey, WebhookDelivery, WebhookEndpoint

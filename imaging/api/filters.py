@@ -1,3 +1,5 @@
+"""Query filters of the exams endpoint."""
+
 import django_filters
 
 from followup.api.filters import IsoDateTimeFilter

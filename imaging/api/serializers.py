@@ -1,3 +1,5 @@
+"""The exams endpoint's shapes: an exam and its findings, validated against the vocabulary."""
+
 from django.db import transaction
 from rest_framework import serializers
 

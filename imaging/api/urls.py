@@ -1,3 +1,5 @@
+"""Routes of the exams endpoint under /api/v1/."""
+
 from rest_framework.routers import SimpleRouter
 
 from .views import ExamViewSet

@@ -1,3 +1,5 @@
+"""The exams endpoint: exams and findings, one by one or in bulk."""
+
 from django.db.models import Q
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema

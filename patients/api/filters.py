@@ -1,3 +1,6 @@
+"""Query filters of the patients' endpoints: patients, surgeries, clinical events,
+assessments."""
+
 import django_filters
 
 from ..models import Assessment, ClinicalEvent, EventCode, Patient, Surgery

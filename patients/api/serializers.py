@@ -1,3 +1,6 @@
+"""The patients' endpoints' shapes: patients and identifiers, surgeries and their levels,
+clinical events, assessments."""
+
 from functools import cached_property
 
 from django.core.exceptions import ValidationError as DjangoValidationError

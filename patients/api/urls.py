@@ -1,3 +1,6 @@
+"""Routes of the patients' endpoints under /api/v1/: patients, surgeries, clinical events,
+assessments."""
+
 from rest_framework.routers import SimpleRouter
 
 from .views import AssessmentViewSet, ClinicalEventViewSet, PatientViewSet, SurgeryViewSet

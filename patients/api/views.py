@@ -1,3 +1,5 @@
+"""The patients' endpoints: patients (bulk too), surgeries, clinical events, assessments."""
+
 from django.db.models import Q
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema

@@ -1,3 +1,5 @@
+"""`manage.py bench`: the benchmark's options, run by followup/ops/bench.py."""
+
 import sys
 import time
 from datetime import date

@@ -1,3 +1,5 @@
+"""`manage.py generate_cohort`: a synthetic, reproducible cohort (followup/ops/cohort.py)."""
+
 import sys
 import time
 from datetime import date

@@ -1,3 +1,5 @@
+"""`manage.py purge_read_audit`: forget every read-audit row past its retention."""
+
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.utils import timezone

@@ -1,3 +1,5 @@
+"""`manage.py send_digests`: queue and send the digests that are due now."""
+
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 

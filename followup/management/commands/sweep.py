@@ -1,3 +1,5 @@
+"""`manage.py sweep`: run the sweep now, as the periodic task does."""
+
 from django.core.management.base import BaseCommand
 
 from followup.pipeline import sweep

@@ -1,3 +1,6 @@
+"""`manage.py create_api_client`: an integration client for a clinic, its token printed
+last."""
+
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model

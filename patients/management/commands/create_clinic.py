@@ -1,3 +1,5 @@
+"""`manage.py create_clinic`: a clinic (a tenant), left as it is if the slug exists."""
+
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 

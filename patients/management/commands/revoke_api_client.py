@@ -1,3 +1,5 @@
+"""`manage.py revoke_api_client`: revoke an integration client's token."""
+
 from django.core.management.base import BaseCommand, CommandError
 
 from patients.models import ApiClient

@@ -1,3 +1,5 @@
+"""`manage.py rotate_api_client`: a new token for an integration client."""
+
 from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
