@@ -42,37 +42,12 @@ from patients.models import ApiClient, Clinic, Membership, Patient, Surgery
 from . import bench_measure as measure
 from . import serving
 from .bench_report import TARGETS
-from .cohort import Generator
+from .cohort import SEED, TODAY, cohort_clinics
 
-SEED = 1
-TODAY = date(2026, 11, 1)  # fixed, so that a seed gives the same cohort on any day
 FIGURES = ("sweep", "ingest", "read", "digest")
 TIMELINE_EXAMS = 300
 EXAMS_PER_PATIENT = 5  # a bulk ingest is a backlog: a few exams for each patient
 CLIENT_NAME = "benchmark"
-
-
-# --- The cohort (followup/ops/cohort.py), generated once and kept ---------------------
-def cohort_patients(seed: int) -> int:
-    return Patient.objects.filter(mrn__startswith=f"C{seed}-").count()
-
-
-def cohort_clinics(seed: int):
-    return Clinic.objects.filter(slug__startswith=f"cohort-{seed}-").order_by("pk")
-
-
-def ensure_cohort(patients: int, seed: int = SEED, today: date = TODAY, progress=None) -> int:
-    """Generate the patients the cohort lacks; returns how many that was."""
-    have = cohort_patients(seed)
-    if have >= patients:
-        return 0
-    generator = Generator(seed=seed, today=today)
-    if progress is not None:
-        generator.progress = progress
-    generator.run(patients, start=have)
-    # Fresh statistics: the plans measured are those of a settled database.
-    measure.execute("ANALYZE")
-    return patients - have
 
 
 # --- The benchmark ----------------------------------------------------------------------

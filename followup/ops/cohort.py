@@ -355,3 +355,32 @@ class _triggers_off:
 
     def __exit__(self, *exc):
         return False
+
+
+# --- The benchmark's cohort (manage.py bench), generated once and kept ------------------
+
+SEED = 1
+TODAY = date(2026, 11, 1)  # fixed, so that a seed gives the same cohort on any day
+
+
+def cohort_patients(seed: int) -> int:
+    return Patient.objects.filter(mrn__startswith=f"C{seed}-").count()
+
+
+def cohort_clinics(seed: int):
+    return Clinic.objects.filter(slug__startswith=f"cohort-{seed}-").order_by("pk")
+
+
+def ensure_cohort(patients: int, seed: int = SEED, today: date = TODAY, progress=None) -> int:
+    """Generate the patients the cohort lacks; returns how many that was."""
+    have = cohort_patients(seed)
+    if have >= patients:
+        return 0
+    generator = Generator(seed=seed, today=today)
+    if progress is not None:
+        generator.progress = progress
+    generator.run(patients, start=have)
+    # Fresh statistics: the plans measured are those of a settled database.
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    return patients - have

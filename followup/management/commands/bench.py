@@ -8,7 +8,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from followup.ops import bench, bench_report
+from followup.ops import bench, bench_report, cohort
 
 
 class Command(BaseCommand):
@@ -55,7 +55,7 @@ class Command(BaseCommand):
             if done == total:
                 sys.stderr.write("\n")
 
-        if generated := bench.ensure_cohort(patients, seed, today, progress):
+        if generated := cohort.ensure_cohort(patients, seed, today, progress):
             took = time.monotonic() - started
             self.stderr.write(f"Generated {generated:,} cohort patients in {took:.0f} s.")
         report = bench.Bench(

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from followup.models import Alert, Checkpoint, Email
-from followup.ops import bench, serving
+from followup.ops import bench, cohort, serving
 from imaging.models import ImagingExam
 from patients.models import ApiClient, Patient
 
@@ -34,7 +34,7 @@ def run_bench(out_dir, *args) -> tuple[dict, str]:
 def test_every_figure_is_written_beside_its_floor(protocols, tmp_path):
     report, table = run_bench(tmp_path)
 
-    assert bench.cohort_patients(bench.SEED) == 50  # generated first
+    assert cohort.cohort_patients(cohort.SEED) == 50  # generated first
     assert set(report["figures"]) == FIGURES
     for name, figure in report["figures"].items():
         assert len(figure["runs"]) == len(figure["floor"]["runs"]) == 1, name
@@ -62,7 +62,7 @@ def test_the_figures_do_the_same_work_as_their_floors(protocols, tmp_path):
 
 
 def test_the_database_is_left_as_it_was_found(protocols, tmp_path):
-    bench.ensure_cohort(50)
+    cohort.ensure_cohort(50)
     before = (Alert.objects.count(), Checkpoint.objects.count(), ImagingExam.objects.count())
 
     run_bench(tmp_path, "--figures", "sweep,ingest,digest")
@@ -80,11 +80,11 @@ def test_an_unknown_figure_is_refused(protocols, tmp_path):
 
 
 def test_a_smaller_cohort_grows_in_place(protocols):
-    assert bench.ensure_cohort(30) == 30
+    assert cohort.ensure_cohort(30) == 30
     first = set(Patient.objects.values_list("mrn", flat=True))
 
-    assert bench.ensure_cohort(50) == 20
-    assert bench.ensure_cohort(50) == 0  # nothing lacks
+    assert cohort.ensure_cohort(50) == 20
+    assert cohort.ensure_cohort(50) == 0  # nothing lacks
 
     assert first < set(Patient.objects.values_list("mrn", flat=True))
     assert Patient.objects.count() == 50
