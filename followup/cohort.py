@@ -30,7 +30,7 @@ from patients.models import (
     Surgery,
 )
 
-from .models import Alert, Checkpoint, CheckpointKind, Protocol
+from .models import Alert, Checkpoint, CheckpointKind, Protocol, Thresholds
 from .models.alerts import AlertCode
 from .schedule import Window, window
 from .sweep import overdue_message
@@ -102,6 +102,8 @@ class Generator:
             self.rng = random.Random(f"{self.seed}:{start}")
         protocols = {p.family: p for p in Protocol.objects.filter(clinic__isnull=True)
                      .order_by("family", "version").prefetch_related("definitions")}  # fmt: skip
+        # Pinned at planning, as schedule.plan pins a new surgery (the shared default).
+        self.thresholds = Thresholds.objects.current(None)
         clinic_count = max(1, patients // patients_per_clinic)
         clinics = self._clinics(clinic_count)
         done = start
@@ -207,6 +209,7 @@ class Generator:
     def _plan(self, surgery: Surgery, protocols) -> list[Checkpoint]:
         protocol = protocols.get(surgery.family)
         surgery.protocol = protocol
+        surgery.thresholds = self.thresholds if self.thresholds.pk else None
         if protocol is None:
             return []
         zone = surgery.clinic.zone
