@@ -168,6 +168,15 @@ def run_all(context: Context) -> list[Raised]:
     return [raised for check in RULES for raised in check(context)]
 
 
+def quiet_without_findings(context: Context) -> bool:
+    """What the evaluation relies on to skip contexts: seen from a surgery that is not the
+    exam's own, with no finding judged against it and its baseline not missing, no rule
+    raises anything (tests/followup/rules/test_registry.py holds every rule to it)."""
+    return (
+        not context.own and not context.exam.findings and context.baseline_due is None
+    )
+
+
 def _at(fact: Fact) -> str:
     where = " ".join(part for part in (fact.level, fact.side) if part)
     return f" at {where}" if where else ""
