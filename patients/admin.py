@@ -128,6 +128,14 @@ class ClinicAdmin(admin.ModelAdmin):
         _, _, html = digest.render(
             digest.for_recipient(data, local_date, now - timezone.timedelta(days=1))
         )
+        # A read of the patients it lists (MRN and initials), audited like every other.
+        shown = {row.patient_id for rows in (data.open_alerts, data.overdue, data.due_soon,
+                                             data.milestones) for row in rows}  # fmt: skip
+        if shown:
+            RecordRead.objects.create(
+                clinic=clinic, user=request.user, endpoint=request.path,
+                patient_ids=sorted(shown), at=now,
+            )  # fmt: skip
         return HttpResponse(html)
 
     @admin.display(description="digest")

@@ -24,7 +24,10 @@ class EmailAdmin(ClinicScopedAdmin):
     ]
     list_filter = ["kind", "status", ClinicFilter]
     search_fields = ["=recipient", "key"]
-    readonly_fields = [f.name for f in Email._meta.fields]
+    # The subject of an urgent notice names the patient (MRN and initials): the outbox
+    # shows what delivery needs, no patient data, so reading it is no read of a record.
+    exclude = ["subject"]
+    readonly_fields = [f.name for f in Email._meta.fields if f.name != "subject"]
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
 
-from followup.models import Alert, Checkpoint, CheckpointKind, Protocol
+from followup.models import Alert, Checkpoint, CheckpointKind, Protocol, Thresholds
 from followup.models.alerts import AlertCode
 from followup.pipeline.schedule import Window, window
 from followup.pipeline.sweep import overdue_message
@@ -101,6 +101,8 @@ class Generator:
             self.rng = random.Random(f"{self.seed}:{start}")
         protocols = {p.family: p for p in Protocol.objects.filter(clinic__isnull=True)
                      .order_by("family", "version").prefetch_related("definitions")}  # fmt: skip
+        # Pinned at planning, as schedule.plan pins a new surgery (the shared default).
+        self.thresholds = Thresholds.objects.current(None)
         clinic_count = max(1, patients // patients_per_clinic)
         clinics = self._clinics(clinic_count)
         done = start
@@ -206,6 +208,7 @@ class Generator:
     def _plan(self, surgery: Surgery, protocols) -> list[Checkpoint]:
         protocol = protocols.get(surgery.family)
         surgery.protocol = protocol
+        surgery.thresholds = self.thresholds if self.thresholds.pk else None
         if protocol is None:
             return []
         zone = surgery.clinic.zone

@@ -12,6 +12,7 @@ resolve themselves with a note saying why, and a cause that staff resolved is no
 raised again from the same exam.
 """
 
+import functools
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -68,7 +69,9 @@ def limits_of(thresholds: Thresholds, milestones: dict[str, int] | None = None) 
     return rules.Limits(**numbers)
 
 
+@functools.cache
 def _level(text: str) -> str:
+    """The normalised level (a pure function of the text: a handful of spellings)."""
     try:
         return levels.normalise(text) if text else ""
     except ValidationError:
@@ -104,6 +107,13 @@ def _is_joint_code(code: str) -> bool:
     return VOCABULARY[code].level_kind == levels.LevelKind.JOINT
 
 
+# What the rules and the alerts read of an exam.
+EXAM_FIELDS = (
+    "id", "clinic_id", "patient_id", "surgery_id", "modality", "contrast", "performed_at",
+    "accession_number", "effective_dose_msv",
+)  # fmt: skip
+
+
 @dataclass
 class _Patient:
     """What the rules of one patient read."""
@@ -120,9 +130,13 @@ def _read(surgeries: Sequence[Surgery]) -> dict[int, _Patient]:
     `surgeries` holds all the surgeries of their patients."""
     patient_ids = {s.patient_id for s in surgeries}
     exams, findings = defaultdict(list), defaultdict(list)
-    for exam in ImagingExam.objects.filter(patient_id__in=patient_ids).defer("report"):
+    for exam in ImagingExam.objects.filter(patient_id__in=patient_ids).only(*EXAM_FIELDS):
         exams[exam.patient_id].append(exam)
-    for finding in Finding.objects.filter(exam__patient_id__in=patient_ids).order_by("pk"):
+    for finding in (
+        Finding.objects.filter(exam__patient_id__in=patient_ids)
+        .order_by("pk")
+        .only("exam_id", "code", "value", "level", "side")
+    ):
         findings[finding.exam_id].append(finding)
     baselines = {
         c.surgery_id: c
@@ -208,20 +222,20 @@ def contexts(patient: _Patient, limits: dict[int, rules.Limits]) -> list[rules.C
         for surgery in answering:
             checkpoint = patient.baselines.get(surgery.pk)
             missing = checkpoint and not checkpoint.satisfied_by_id and not checkpoint.waived_at
-            found.append(
-                rules.Context(
-                    surgery=patient.facts[surgery.pk],
-                    exam=_exam_facts(exam, surgery, judged.get(surgery.pk, ())),
-                    earlier=tuple(plain[:index]),
-                    later=tuple(plain[index + 1 :]),
-                    baseline=baselines.get(surgery.pk),
-                    limits=limits[surgery.pk],
-                    patient_doses=doses,
-                    own=surgery is own,
-                    baseline_due=checkpoint.due_at if missing else None,
-                    fusions=fusions,
-                )
+            context = rules.Context(
+                surgery=patient.facts[surgery.pk],
+                exam=_exam_facts(exam, surgery, judged.get(surgery.pk, ())),
+                earlier=tuple(plain[:index]),
+                later=tuple(plain[index + 1 :]),
+                baseline=baselines.get(surgery.pk),
+                limits=limits[surgery.pk],
+                patient_doses=doses,
+                own=surgery is own,
+                baseline_due=checkpoint.due_at if missing else None,
+                fusions=fusions,
             )
+            if not rules.quiet_without_findings(context):
+                found.append(context)
     return found
 
 

@@ -23,6 +23,7 @@ from .registry import (
     Raised,
     Severity,
     SurgeryFacts,
+    quiet_without_findings,
     rule,
     run_all,
 )  # fmt: skip
@@ -34,5 +35,5 @@ from . import hardware, roots_and_collections, across_exams  # noqa: F401
 
 __all__ = [
     "PATIENT_CODES", "RULES", "Context", "ExamFacts", "Fact", "Limits", "Raised", "Severity",
-    "SurgeryFacts", "rule", "run_all",
+    "SurgeryFacts", "quiet_without_findings", "rule", "run_all",
 ]  # fmt: skip

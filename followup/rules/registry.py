@@ -172,6 +172,13 @@ def run_all(context: Context) -> list[Raised]:
     return [raised for check in RULES for raised in check(context)]
 
 
+def quiet_without_findings(context: Context) -> bool:
+    """What the evaluation relies on to skip contexts: seen from a surgery that is not the
+    exam's own, with no finding judged against it and its baseline not missing, no rule
+    raises anything (tests/followup/rules/test_registry.py holds every rule to it)."""
+    return not context.own and not context.exam.findings and context.baseline_due is None
+
+
 def where(fact: Fact) -> str:
     """Where the finding is, as " at L4 left"; "" when it has neither level nor side."""
     place = " ".join(part for part in (fact.level, fact.side) if part)

@@ -58,7 +58,8 @@ def test_a_database_restart_under_load_loses_and_half_writes_nothing(
     env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": private_redis.url}
     migrated = manage(env, "migrate", "--noinput", "-v0")
     assert migrated.returncode == 0, migrated.stderr[-2000:]
-    worker = Worker(private_redis.url, queue="celery", DATABASE_URL=url).start()
+    # The default family of queues: the loadtest's processes send there.
+    worker = Worker(private_redis.url, queue="followup", DATABASE_URL=url).start()
     report_file, log = tmp_path / "load.json", tmp_path / "load.log"
     load = None
     try:

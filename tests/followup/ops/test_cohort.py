@@ -96,8 +96,10 @@ def test_the_counts_are_plausible(protocols):
     assert 3 <= counts.exams / counts.surgeries <= 9
     assert counts.findings > counts.exams  # films of fusions, MRs of discs
     assert Patient.objects.count() == 300 and Surgery.objects.count() == counts.surgeries
-    # Every surgery is planned with its family's protocol, as the service would.
+    # Every surgery is planned with its family's protocol and pinned to the thresholds in
+    # force, as the service would.
     assert not Surgery.objects.filter(protocol__isnull=True).exists()
+    assert not Surgery.objects.filter(thresholds__isnull=True).exists()
     assert Checkpoint.objects.count() == counts.checkpoints > 2 * counts.surgeries
 
     # Films that were due: most done (on time or late), the rest overdue and alerted.
