@@ -56,16 +56,15 @@ def pinned_thresholds(surgeries: Sequence[Surgery]) -> dict[int, Thresholds]:
     return {s.pk: pinned.get(s.thresholds_id) or current[s.clinic_id] for s in surgeries}
 
 
-def limits_of(thresholds: Thresholds, milestones: dict[str, int] | None = None) -> rules.Limits:
+def limits_of(thresholds: Thresholds, milestones: dict[str, int]) -> rules.Limits:
     """The rules' numbers: the thresholds, and the day limits of the protocol's milestones
-    (None where the protocol has none; `milestones=None` keeps the defaults)."""
+    (None where the protocol has none)."""
     numbers = {
         f: getattr(thresholds, f)
         for f in rules.Limits.__dataclass_fields__
         if f not in MILESTONE_LIMITS.values()
     }
-    if milestones is not None:
-        numbers |= {name: milestones.get(code) for code, name in MILESTONE_LIMITS.items()}
+    numbers |= {name: milestones.get(code) for code, name in MILESTONE_LIMITS.items()}
     return rules.Limits(**numbers)
 
 
@@ -253,14 +252,6 @@ def wanted_alerts(
             surgery = None if raised.code in rules.PATIENT_CODES else context.surgery.id
             wanted[(surgery, raised.code, raised.subject)] = (raised, context.exam.id)
     return wanted
-
-
-@transaction.atomic
-def evaluate(surgery: Surgery, now: datetime) -> None:
-    surgeries = list(Surgery.objects.filter(patient_id=surgery.patient_id).select_related(
-        "clinic", "patient"
-    ))  # fmt: skip
-    evaluate_many(surgeries, now, pinned_thresholds(surgeries))
 
 
 @transaction.atomic

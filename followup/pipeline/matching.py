@@ -91,11 +91,6 @@ def assign_workups(workups: Iterable[Checkpoint], exams: Iterable[ImagingExam]) 
 
 
 @transaction.atomic
-def rematch(surgery: Surgery, now: datetime) -> None:
-    rematch_many(list(Surgery.objects.filter(patient_id=surgery.patient_id)), now)
-
-
-@transaction.atomic
 def rematch_many(surgeries: Sequence[Surgery], now: datetime) -> None:
     """Match every exam of these surgeries' patients, in a fixed number of queries.
 
