@@ -109,7 +109,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # A NUL in a query string is a 400 before anything reads it (PostgreSQL refuses it).
-    "followup.middleware.RefuseNulInQueryString",
+    "patients.base.middleware.RefuseNulInQueryString",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -120,7 +120,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Opens the audit context (who, which URL) around every request.
     "pghistory.middleware.HistoryMiddleware",
-    "followup.middleware.ApiRequestLogMiddleware",
+    "patients.base.middleware.ApiRequestLogMiddleware",
     # Locks the admin login after repeated failures (last, as django-axes asks).
     "axes.middleware.AxesMiddleware",
     # Calls the view itself (once more after a deadlock; 503, not 500, after two): after
@@ -137,9 +137,9 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
 # Failures are counted per address and per username, separately: one address trying
 # many usernames is locked out, and so is one username tried from many addresses. The
 # address is the client's, as the trusted proxies in front of the service saw it
-# (TRUSTED_PROXY_COUNT, followup.middleware.client_address), never one for everybody.
+# (TRUSTED_PROXY_COUNT, patients.base.middleware.client_address), never one for everybody.
 AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
-AXES_CLIENT_IP_CALLABLE = "followup.middleware.client_address"
+AXES_CLIENT_IP_CALLABLE = "patients.base.middleware.client_address"
 # How many proxies of ours stand in front (a TLS proxy: 1). Each appends the address it
 # was connected from to X-Forwarded-For, so the client is that many entries from the
 # right; what the client itself put there is ignored. 0: REMOTE_ADDR.
@@ -291,26 +291,26 @@ CACHES = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "followup.api.authentication.ApiClientTokenAuthentication",
+        "patients.base.api.authentication.ApiClientTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [
-        "followup.api.permissions.HasClinicAccess",
-        "followup.api.permissions.HasScope",
+        "patients.base.api.permissions.HasClinicAccess",
+        "patients.base.api.permissions.HasScope",
     ],
-    "DEFAULT_THROTTLE_CLASSES": ["followup.api.throttling.ClientRateThrottle"],
-    # DRF's parsers, refusing what the database cannot store (followup/api/parsers.py).
+    "DEFAULT_THROTTLE_CLASSES": ["patients.base.api.throttling.ClientRateThrottle"],
+    # DRF's parsers, refusing what the database cannot store (patients/base/api/parsers.py).
     "DEFAULT_PARSER_CLASSES": [
-        "followup.api.parsers.JSONParser",
-        "followup.api.parsers.FormParser",
-        "followup.api.parsers.MultiPartParser",
+        "patients.base.api.parsers.JSONParser",
+        "patients.base.api.parsers.FormParser",
+        "patients.base.api.parsers.MultiPartParser",
     ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "followup.api.pagination.IdCursorPagination",
+    "DEFAULT_PAGINATION_CLASS": "patients.base.api.pagination.IdCursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "EXCEPTION_HANDLER": "followup.api.errors.exception_handler",
+    "EXCEPTION_HANDLER": "patients.base.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
 if DEBUG:
@@ -329,7 +329,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {"Modality": "imaging.models.Modality"},
-    "PREPROCESSING_HOOKS": ["followup.api.schema.only_rest_api"],
+    "PREPROCESSING_HOOKS": ["patients.base.api.schema.only_rest_api"],
 }
 
 # Outbound requests (followup/outbound.py; docs/security.md "Outbound requests"): https
@@ -420,7 +420,7 @@ PGHISTORY_DEFAULT_TRACKERS = (
 )
 PGHISTORY_MIDDLEWARE_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 PGHISTORY_ADMIN_MODEL = "pghistory.MiddlewareEvents"
-PGHISTORY_ADMIN_CLASS = "followup.audit.AuditEventsAdmin"
+PGHISTORY_ADMIN_CLASS = "patients.base.audit.AuditEventsAdmin"
 
 # The audit of reads (patients.RecordRead: who saw which patients, through the API, FHIR
 # or the admin) is kept this many days, then deleted by the sweep; 0 keeps it forever.

@@ -17,10 +17,11 @@ from django.http.request import RawPostDataException
 from django.views import defaults
 from psycopg import errors as pg_errors
 
-from .api.errors import SERVER_ERROR, unavailable
+from patients.base.api.errors import SERVER_ERROR, unavailable
+from patients.base.middleware import route_of
+
 from .fhir.bundles import outcome_answer
 from .fhir.bundles import unavailable as fhir_unavailable
-from .middleware import route_of
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Which clinics a person may read and write: the one rule of tenant isolation.
 
-The API (followup/api/scoping.py) and the admin (followup/admin/scoping.py) both ask here.
+The API (patients/base/api/scoping.py) and the admin (patients/base/admin/scoping.py) both ask here.
 """
 
 from dataclasses import dataclass

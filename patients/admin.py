@@ -13,21 +13,21 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from followup.admin.checkpoints_and_alerts import CheckpointInline
-from followup.admin.keys import ManagersHoldTheKeys, Shown, confirm_rotation, show_once
-from followup.admin.scoping import (
-    CappedCountPaginator,
-    ClinicFilter,
-    ClinicScopedAdmin,
-    ClinicScopedMixin,
-    admin_access,
-)
-from followup.audit import render_trail
 from followup.delivery import digest
 from followup.models import Protocol, Thresholds
 from followup.pipeline.refresh import refresh_many
 from followup.pipeline.schedule import plan_workups
 from followup.reads import picture, timeline
 from imaging.models import ImagingExam
+from patients.base.admin.keys import ManagersHoldTheKeys, Shown, confirm_rotation, show_once
+from patients.base.admin.scoping import (
+    CappedCountPaginator,
+    ClinicFilter,
+    ClinicScopedAdmin,
+    ClinicScopedMixin,
+    admin_access,
+)
+from patients.base.audit import render_trail
 
 from .forms import PatientForm, SurgeryForm
 from .models import (
@@ -160,7 +160,7 @@ class ApiClientForm(forms.ModelForm):
 @admin.register(ApiClient)
 class ApiClientAdmin(ManagersHoldTheKeys, ClinicScopedAdmin):
     """Staff of the clinic see its integrations; its managers mint, rotate and revoke their
-    tokens (followup/admin/keys.py), each new token shown once on the answer's page."""
+    tokens (patients/base/admin/keys.py), each new token shown once on the answer's page."""
 
     form = ApiClientForm
     list_display = ["name", "clinic", "created_at", "created_by", "expires_at", "last_used_at",

@@ -142,9 +142,9 @@ def test_the_image_installs_the_hashed_lock_and_nothing_else():
     dockerfile = (ROOT / "Dockerfile").read_text()
     instructions = [line for line in dockerfile.splitlines() if line[:1].isupper()]
     installs = [line for line in instructions if "pip install" in line]
-    assert installs == [
-        "RUN pip install --no-cache-dir --require-hashes -r requirements.lock"
-    ], installs
+    assert installs == ["RUN pip install --no-cache-dir --require-hashes -r requirements.lock"], (
+        installs
+    )
     assert "COPY requirements.lock ./" in instructions
     assert not [line for line in instructions if "pyproject.toml" in line]
     assert not [name for name in LOCAL_ONLY if name in "\n".join(instructions)]

@@ -11,8 +11,12 @@ from followup.models import Alert, AlertStatus, Checkpoint, CheckpointStatus
 from followup.models.alerts import SEVERITY_ORDER
 from followup.models.checkpoints import status_filter
 from followup.pipeline import alerts_lifecycle
-
-from .scoping import ClinicFilter, ClinicScopedAdmin, ClinicScopedMixin, admin_access
+from patients.base.admin.scoping import (
+    ClinicFilter,
+    ClinicScopedAdmin,
+    ClinicScopedMixin,
+    admin_access,
+)
 
 
 class CheckpointStatusFilter(admin.SimpleListFilter):
@@ -118,7 +122,6 @@ class AlertActionForm(forms.ModelForm):
         if action == "resolve" and not cleaned.get("note"):
             self.add_error("note", "Say why the alert is closed.")
         return cleaned
-
 
 
 class AlertStatusFilter(admin.SimpleListFilter):

@@ -3,10 +3,9 @@
 from django.contrib import admin
 
 from followup.models import WebhookDelivery, WebhookEndpoint
+from patients.base.admin.keys import ManagersHoldTheKeys, Shown, confirm_rotation, show_once
+from patients.base.admin.scoping import ClinicFilter, ClinicScopedAdmin, ClinicScopedMixin
 from patients.models import ApiRequest
-
-from .keys import ManagersHoldTheKeys, Shown, confirm_rotation, show_once
-from .scoping import ClinicFilter, ClinicScopedAdmin, ClinicScopedMixin
 
 
 class DeliveryLogInline(ClinicScopedMixin, admin.TabularInline):
@@ -26,7 +25,7 @@ class DeliveryLogInline(ClinicScopedMixin, admin.TabularInline):
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(ManagersHoldTheKeys, ClinicScopedAdmin):
     """Staff of the clinic see its receivers and their log; its managers add, change and
-    rotate their signing secrets, each new secret shown once (followup/admin/keys.py).
+    rotate their signing secrets, each new secret shown once (patients/base/admin/keys.py).
     A receiver gets the clinic's alert events: pointing one elsewhere is a manager's call."""
 
     list_display = ["url", "clinic", "active", "client", "last_event_id", "failing_since",

@@ -4,9 +4,8 @@ from django import forms
 from django.contrib import admin
 
 from followup.models import Email, Subscription
+from patients.base.admin.scoping import ClinicFilter, ClinicScopedAdmin, admin_access
 from patients.models import Clinic
-
-from .scoping import ClinicFilter, ClinicScopedAdmin, admin_access
 
 
 @admin.register(Email)

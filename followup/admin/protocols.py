@@ -6,9 +6,8 @@ from django.contrib import admin, messages
 from django.db import models
 
 from followup.models import CheckpointDefinition, Protocol, Thresholds
+from patients.base.admin.scoping import admin_access
 from patients.models import Membership, Role
-
-from .scoping import admin_access
 
 
 def manages_a_clinic(request) -> bool:

@@ -33,9 +33,8 @@ from followup.models.checkpoints import status_filter
 from followup.pipeline import alerts_lifecycle, waivers
 from followup.reads import charts
 from patients.access import access_for_user
+from patients.base.admin.scoping import AuditedAutocompleteJsonView, audit_when_rendered
 from patients.models import Clinic
-
-from .scoping import AuditedAutocompleteJsonView, audit_when_rendered
 
 ROWS = 50  # per worklist section; the full lists are one click away
 
@@ -142,16 +141,19 @@ def worklist(user) -> dict:
         "urgent_alerts": [(a, a.status_at(now)) for a in alerts],
         # An optional checkpoint is never overdue: it is not a task for anyone.
         "overdue": list(
-            pending.filter(status_filter(CheckpointStatus.OVERDUE, now), required=True)
-            .order_by("due_at")[:ROWS]
+            pending.filter(status_filter(CheckpointStatus.OVERDUE, now), required=True).order_by(
+                "due_at"
+            )[:ROWS]
         ),
         "workups_due": list(
-            pending.filter(unresolved, kind=CheckpointKind.WORKUP, due_at__lte=now + timedelta(1))
-            .order_by("due_at")[:ROWS]
+            pending.filter(
+                unresolved, kind=CheckpointKind.WORKUP, due_at__lte=now + timedelta(1)
+            ).order_by("due_at")[:ROWS]
         ),
         "due_this_week": list(
-            pending.filter(unresolved, kind=CheckpointKind.EXAM, due_at__lte=now + timedelta(7))
-            .order_by("due_at")[:ROWS]
+            pending.filter(
+                unresolved, kind=CheckpointKind.EXAM, due_at__lte=now + timedelta(7)
+            ).order_by("due_at")[:ROWS]
         ),
     }
 

@@ -1,33 +1,15 @@
 """Query filters of the follow-up endpoints (checkpoints, alerts): status, kind, dates in
 UTC."""
 
-from datetime import UTC
-
 import django_filters
-from django import forms
 from django.utils import timezone
-from django_filters.fields import IsoDateTimeField
 
 from followup.pipeline.alerts_lifecycle import status_filter as alert_status_filter
+from patients.base.api.filters import IsoDateTimeFilter
 
 from ..models import Alert, AlertStatus, Checkpoint, CheckpointKind, CheckpointStatus, Severity
 from ..models.alerts import AlertCode
 from ..models.checkpoints import status_filter
-
-
-class UtcIsoDateTimeField(IsoDateTimeField):
-    """In UTC: PostgreSQL refuses offsets beyond 15:59 that Python accepts (-17:06)."""
-
-    def to_python(self, value):
-        value = super().to_python(value)
-        try:
-            return value.astimezone(UTC) if value is not None else None
-        except OverflowError:
-            raise forms.ValidationError("Datetime value out of range.", "overflow") from None
-
-
-class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
-    field_class = UtcIsoDateTimeField
 
 
 class CheckpointFilter(django_filters.FilterSet):

@@ -5,6 +5,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from patients.base.api.scoping import readable_clinic_ids
 from patients.models import Clinic
 
 from ..models import (
@@ -15,7 +16,6 @@ from ..models import (
     Subscription,
     WebhookEndpoint,
 )
-from .scoping import readable_clinic_ids
 
 
 class ContrastDecisionSerializer(serializers.Serializer):

@@ -11,11 +11,12 @@ from rest_framework.response import Response
 
 from followup.pipeline import alerts_lifecycle, waivers
 from followup.reads.contrast_decisions import contrast_decisions
+from patients.base.api.scoping import readable_clinic_ids, writable_clinic_ids
+from patients.base.api.viewsets import ClinicScopedViewSet
 from patients.models import ApiClient, Scope
 
 from ..models import Alert, Checkpoint, Subscription, WebhookEndpoint
 from .filters import AlertFilter, CheckpointFilter
-from .scoping import readable_clinic_ids, writable_clinic_ids
 from .serializers import (
     AlertSerializer,
     CheckpointSerializer,
@@ -26,7 +27,6 @@ from .serializers import (
     WaiveSerializer,
     WebhookEndpointSerializer,
 )
-from .viewsets import ClinicScopedViewSet
 
 
 def person(request):

@@ -105,7 +105,7 @@ def outcome_answer(status: int, code: str, detail: str) -> JsonResponse:
 
 
 def unavailable(detail: str, retry_after: int) -> JsonResponse:
-    """The API's 503 (followup.api.errors.unavailable) as an OperationOutcome."""
+    """The API's 503 (patients.base.api.errors.unavailable) as an OperationOutcome."""
     response = outcome_answer(503, "transient", detail)
     response["Retry-After"] = str(retry_after)
     return response

@@ -18,11 +18,11 @@ from django.db import IntegrityError, transaction
 from rest_framework import serializers
 from rest_framework.request import Request
 
-from followup.api.fields import ClinicDateTimeField, in_clinic_zone
-from followup.api.scoping import writable_clinic_ids
 from imaging.api.serializers import ExamSerializer
 from imaging.models import ImagingExam
 from patients.api.serializers import PatientSerializer, SurgerySerializer
+from patients.base.api.fields import ClinicDateTimeField, in_clinic_zone
+from patients.base.api.scoping import writable_clinic_ids
 from patients.locks import lock_patients
 from patients.models import Clinic, Patient, Surgery
 

@@ -3,8 +3,8 @@
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import JSONRenderer
 
-from followup.api.errors import exception_handler as api_exception_handler
-from followup.api.parsers import JSONParser
+from patients.base.api.errors import exception_handler as api_exception_handler
+from patients.base.api.parsers import JSONParser
 
 from .bundles import FHIR_JSON, outcome_for_error
 

@@ -9,11 +9,11 @@ from rest_framework.exceptions import NotFound, ParseError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from followup.api.reads import AuditedReads
-from followup.api.scoping import readable_clinic_ids
-from followup.api.viewsets import ClinicScopedViewSet
 from followup.pipeline import alerts_lifecycle
 from imaging.models import Finding, ImagingExam
+from patients.base.api.read_audit import AuditedReads
+from patients.base.api.scoping import readable_clinic_ids
+from patients.base.api.viewsets import ClinicScopedViewSet
 from patients.models import Assessment, Patient, Surgery
 
 from ..models import Alert, AlertStatus
@@ -33,7 +33,7 @@ def _not_found(resource_type: str, resource_id: str) -> NotFound:
 class ResourceViewSet(FhirMixin, ClinicScopedViewSet):
     """`GET Type/<id>` and `GET Type?patient=<id>` for one type over one model."""
 
-    audit_patient_field = "fhir"  # reads are audited (followup/api/reads.py)
+    audit_patient_field = "fhir"  # reads are audited (patients/base/api/read_audit.py)
 
     resource_type = ""
     search_params = frozenset({"patient"})
@@ -125,7 +125,7 @@ class ObservationView(FhirMixin, AuditedReads, APIView):
     """Findings and scores of one patient; two tables, so a search needs `patient` and
     answers in one page."""
 
-    audit_patient_field = "fhir"  # reads are audited (followup/api/reads.py)
+    audit_patient_field = "fhir"  # reads are audited (patients/base/api/read_audit.py)
 
     def get(self, request, pk: str | None = None):
         readable = readable_clinic_ids(request)

@@ -148,10 +148,9 @@ def reconcile_deadlines(patient_ids: Sequence[int], now: datetime) -> int:
     `workup_overdue` alert of these patients whose checkpoint is gone, satisfied, waived
     or no longer past due resolves itself, the note saying which. (A live cause without
     its alert is the sweep's: it raises one for every pending checkpoint past due.)"""
-    active = (
-        Alert.objects.filter(ACTIVE, patient_id__in=patient_ids, code__in=DEADLINE_CODES)
-        .select_related("checkpoint")
-    )
+    active = Alert.objects.filter(
+        ACTIVE, patient_id__in=patient_ids, code__in=DEADLINE_CODES
+    ).select_related("checkpoint")
     by_note: dict[str, list[int]] = {}
     for alert in active:
         if note := _gone_because(alert.checkpoint, now):

@@ -101,9 +101,9 @@ def rematch_many(surgeries: Sequence[Surgery], now: datetime) -> None:
         surgery__in=surgeries, kind__in=[CheckpointKind.EXAM, CheckpointKind.WORKUP]
     ):
         checkpoints[checkpoint.surgery_id].append(checkpoint)
-    for exam in ImagingExam.objects.filter(
-        patient_id__in={s.patient_id for s in surgeries}
-    ).only("id", "patient_id", "surgery_id", "performed_at", "modality", "accession_number"):
+    for exam in ImagingExam.objects.filter(patient_id__in={s.patient_id for s in surgeries}).only(
+        "id", "patient_id", "surgery_id", "performed_at", "modality", "accession_number"
+    ):
         exams[exam.patient_id].append(exam)
 
     workups, changed = defaultdict(list), []

@@ -13,10 +13,10 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from followup.api import idempotency, reads
 from followup.models import Alert, Checkpoint, CheckpointKind
 from followup.models.alerts import AlertCode
 from followup.models.checkpoints import PENDING
+from patients.base.api import idempotency, read_audit
 from patients.models import Surgery
 
 from . import refresh
@@ -40,7 +40,7 @@ def run(now: datetime | None = None) -> SweepResult:
     result.refreshed = catch_up(now)
     wake_snoozed(now)
     idempotency.forget_old(now)
-    reads.forget_old(now)  # at most reads.PURGE_BATCH rows a run: the sweep stays short
+    read_audit.forget_old(now)  # at most read_audit.PURGE_BATCH rows a run: the sweep stays short
     while True:
         raised, claimed = _raise_batch(now, exclude=result.failed, result=result)
         result.alerts += raised

@@ -38,8 +38,10 @@ def stacked_bars(title: str, rows: list[tuple[str, list[int]]], series: list[tup
     legend_y = height - 12
     x = label_width
     for name, colour in series:
-        parts.append(f'<rect x="{x}" y="{legend_y - 9}" width="10" height="10" fill="{colour}" '
-                     f'stroke="#333"/><text x="{x + 14}" y="{legend_y}">{escape(name)}</text>')
+        parts.append(
+            f'<rect x="{x}" y="{legend_y - 9}" width="10" height="10" fill="{colour}" '
+            f'stroke="#333"/><text x="{x + 14}" y="{legend_y}">{escape(name)}</text>'
+        )
         x += 20 + 7 * len(name)
     parts.append("</svg>")
     return "".join(parts)

@@ -8,14 +8,14 @@ from django.db import transaction
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from followup.api.fields import (
+from patients.base.api.fields import (
     ClinicDateTimeField,
     WritablePatientField,
     in_clinic_zone,
     not_in_future,
 )
-from followup.api.records import PatientRecordSerializer
-from followup.api.scoping import writable_clinic_ids
+from patients.base.api.scoping import writable_clinic_ids
+from patients.base.api.serializers import PatientRecordSerializer
 
 from ..levels import LevelKind, check_level, normalise
 from ..models import (

@@ -6,11 +6,11 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from followup.api.bulk import BulkMixin
-from followup.api.scoping import writable_clinic_ids
-from followup.api.viewsets import ReadWriteViewSet
 from followup.pipeline.schedule import plan_workups
 from followup.reads import timeline
+from patients.base.api.bulk import BulkMixin
+from patients.base.api.scoping import writable_clinic_ids
+from patients.base.api.viewsets import ReadWriteViewSet
 
 from ..models import Assessment, Clinic, ClinicalEvent, Patient, Surgery
 from .filters import AssessmentFilter, ClinicalEventFilter, PatientFilter, SurgeryFilter

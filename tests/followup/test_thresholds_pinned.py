@@ -113,9 +113,7 @@ def created(obj, when):
     type(obj).objects.filter(pk=obj.pk).update(created_at=when)
 
 
-def test_the_migration_pins_each_surgery_to_the_version_of_its_creation(
-    shared_v1, paris, clinic_b
-):
+def test_the_migration_pins_each_surgery_to_the_version_of_its_creation(shared_v1, paris, clinic_b):
     t0 = timezone.now() - timedelta(days=100)
     created(shared_v1, t0)
     shared_v2 = Thresholds.objects.create(screw_lucency_mm=2.5)

@@ -8,7 +8,7 @@ could try any number of usernames, five guesses each."""
 import pytest
 from django.test import Client
 
-from followup.middleware import client_address
+from patients.base.middleware import client_address
 from tests.conftest import make_staff
 
 pytestmark = pytest.mark.django_db

@@ -1,6 +1,6 @@
 """Searches carry names and MRNs in their query strings (?mrn=, ?family_name=, FHIR's
 identifier=, the admin's ?q=): neither gunicorn's access log nor the app's own logs
-(the request log of followup/middleware.py, Django's warnings) may write them."""
+(the request log of patients/base/middleware.py, Django's warnings) may write them."""
 
 import logging
 

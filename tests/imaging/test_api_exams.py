@@ -207,7 +207,9 @@ def test_date_alone_is_the_whole_day_in_the_clinics_zone(integration_a, patient_
     response = integration_a.api.post(
         "/api/v1/exams/",
         payload(
-            patient_a, performed_at="2026-02-28", accession_number="ACC-EVE",
+            patient_a,
+            performed_at="2026-02-28",
+            accession_number="ACC-EVE",
             study_instance_uid="1.2.840.1.2",
         ),
         format="json",

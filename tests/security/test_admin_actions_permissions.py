@@ -1,8 +1,8 @@
 """Every admin action declares the permission it needs, and a viewer runs none of them.
 
-Authority in the admin comes from memberships (followup/admin/scoping.py): a viewer reads,
+Authority in the admin comes from memberships (patients/base/admin/scoping.py): a viewer reads,
 a clinician or manager changes, and only a manager holds the integration's keys (mints,
-rotates and revokes tokens, rotates webhook secrets: followup/admin/keys.py). An action
+rotates and revokes tokens, rotates webhook secrets: patients/base/admin/keys.py). An action
 without `permissions=[...]` is offered to whoever sees the list, viewers included: the
 walk below fails on any such action, in any app, including one added later.
 """

@@ -11,9 +11,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import get_resolver, resolve
 from django.utils import timezone
 
-from followup.api import reads
 from followup.models import Alert, Severity
 from followup.pipeline import sweep
+from patients.base.api import read_audit
 from patients.models import RecordRead, Role
 from tests import factories
 from tests.conftest import make_staff
@@ -315,7 +315,7 @@ def test_a_retention_of_zero_keeps_everything(clinic_a, settings):
 
 def test_the_sweep_deletes_a_batch_and_the_command_all(clinic_a, settings, monkeypatch):
     settings.READ_AUDIT_RETENTION_DAYS = 30
-    monkeypatch.setattr(reads, "PURGE_BATCH", 2)
+    monkeypatch.setattr(read_audit, "PURGE_BATCH", 2)
     for _ in range(5):
         aged(clinic_a, 31)
     recent = aged(clinic_a, 29)

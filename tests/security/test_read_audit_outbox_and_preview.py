@@ -45,5 +45,7 @@ def test_the_digest_preview_is_a_read_of_the_patients_it_lists(staff_a):
     assert "MRN-4711" in page.content.decode()
     read = RecordRead.objects.get(endpoint__contains="digest-preview")
     assert (read.user, read.clinic, read.patient_ids) == (
-        staff_a.user, staff_a.clinic, [alert.patient_id]
+        staff_a.user,
+        staff_a.clinic,
+        [alert.patient_id],
     )

@@ -6,9 +6,9 @@ Before: Django's HTML 500 page under /api/ and /fhir/ too."""
 import pytest
 from django.test import Client
 
-from followup.api.errors import SERVER_ERROR
 from followup.fhir import views as fhir_views
 from patients.api import views as patient_views
+from patients.base.api.errors import SERVER_ERROR
 
 SECRET = "row (Quenneville, MRN-77341) violates something"
 

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from followup.api import reads
+from patients.base.api import read_audit
 
 
 class Command(BaseCommand):
@@ -15,7 +15,7 @@ class Command(BaseCommand):
 
     def handle(self, **options):
         now, total = timezone.now(), 0
-        while deleted := reads.forget_old(now):
+        while deleted := read_audit.forget_old(now):
             total += deleted
         days = settings.READ_AUDIT_RETENTION_DAYS
         kept = f"older than {days} day(s)" if days else "none: a retention of 0 keeps all"

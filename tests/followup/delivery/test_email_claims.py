@@ -74,9 +74,7 @@ def test_a_claim_records_its_run_and_time_and_only_that_run_marks_it(clock, noti
     assert mailing._mark(mine, status=EmailStatus.SENT)
 
 
-def test_a_claim_stolen_back_after_a_slow_send_is_not_sent_again(
-    smtp, clock, notice, monkeypatch
-):
+def test_a_claim_stolen_back_after_a_slow_send_is_not_sent_again(smtp, clock, notice, monkeypatch):
     """The first run's message takes more than CLAIM_TIMEOUT; meanwhile the next run takes
     the claim back. The first run may not mark the row sent, but it records that its
     message went: the next run, when it comes to the row, does not send it again."""
@@ -147,9 +145,7 @@ def test_a_failure_after_the_claim_was_stolen_does_not_put_the_row_back(
     assert len(smtp.messages) == 1
 
 
-def test_out_of_time_a_run_gives_back_the_rows_it_had_not_reached(
-    smtp, clock, clinic, monkeypatch
-):
+def test_out_of_time_a_run_gives_back_the_rows_it_had_not_reached(smtp, clock, clinic, monkeypatch):
     for name in ("alice", "bob", "carol"):
         subscriber(clinic, name, digest=False)
     raise_alert(factories.patient(clinic), Severity.URGENT)

@@ -13,8 +13,8 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from followup.api import idempotency
 from imaging.models import ImagingExam
+from patients.base.api import idempotency
 from patients.models import ApiClient
 from tests import factories
 

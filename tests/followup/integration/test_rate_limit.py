@@ -10,7 +10,7 @@ import pytest
 import time_machine
 from django.test import override_settings
 
-from followup.api.throttling import ClientRateThrottle
+from patients.base.api.throttling import ClientRateThrottle
 from patients.models import ApiClient, ApiRequest
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=ZoneInfo("Europe/Paris"))

@@ -546,8 +546,6 @@ def enter_once(story: Runner, clinic, user) -> Runner:
     return reference
 
 
-
-
 def _surgery_key(surgery: Surgery | None):
     if surgery is None:
         return None
@@ -717,10 +715,7 @@ def check_baselines(patient: Patient) -> None:
             surgery=baseline.surgery_id, code="bridging_film"
         ).first()
         early = baseline.opens_at <= film.performed_at < baseline.due_at
-        late = (
-            bridging is not None
-            and baseline.due_at <= film.performed_at < bridging.opens_at
-        )
+        late = bridging is not None and baseline.due_at <= film.performed_at < bridging.opens_at
         if film.patient_id != patient.pk or film.modality != "XR" or not (early or late):
             problems.append(
                 f"baseline_film (window {baseline.opens_at} to {baseline.due_at}) satisfied by "

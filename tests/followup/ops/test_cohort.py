@@ -119,9 +119,7 @@ def test_the_counts_are_plausible(protocols):
     late = films.filter(code="bridging", exam__performed_at__gte=F("exam__surgery__performed_at")
                         + timedelta(days=365))  # fmt: skip
     assert 0.04 <= late.filter(value="none").count() / late.count() <= 0.18
-    spacer = films.filter(code="spacer_posterior_distance_mm").values_list(
-        "exam__surgery", "value"
-    )
+    spacer = films.filter(code="spacer_posterior_distance_mm").values_list("exam__surgery", "value")
     distances = defaultdict(set)
     for surgery, value in spacer:
         distances[surgery].add(value)

@@ -16,9 +16,7 @@ DAY0 = local("Europe/Paris", 2025, 1, 6, 9, 0)
 
 @pytest.fixture
 def fusion(protocols, paris):
-    surgery = factories.surgery(
-        factories.patient(paris), DAY0, procedure="tlif", levels=["L4-L5"]
-    )
+    surgery = factories.surgery(factories.patient(paris), DAY0, procedure="tlif", levels=["L4-L5"])
     refresh.refresh(surgery.pk, DAY0)
     return surgery
 

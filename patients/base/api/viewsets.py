@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from patients.locks import lock_patients_of, patient_field
 from patients.models import Patient
 
-from . import idempotency, reads
+from . import idempotency, read_audit
 from .scoping import readable_clinic_ids, writable_clinic_ids
 
 
@@ -71,7 +71,7 @@ class ClinicScopedViewSet(viewsets.GenericViewSet):
         if self._idempotency is not None and response.status_code < 500 and not rolled_back:
             idempotency.finish(self._idempotency, response)
         if not rolled_back:
-            reads.record(request, self, response)
+            read_audit.record(request, self, response)
         return response
 
 

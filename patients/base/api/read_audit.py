@@ -1,6 +1,6 @@
 """The audit of reads: every API and FHIR answer that shows patient records is logged with
 who asked and which patients it showed (the pghistory trail covers the writes; the admin's
-pages are audited by followup/admin/scoping.py). Kept READ_AUDIT_RETENTION_DAYS days."""
+pages are audited by patients/base/admin/scoping.py). Kept READ_AUDIT_RETENTION_DAYS days."""
 
 from datetime import datetime, timedelta
 

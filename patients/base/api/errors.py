@@ -1,7 +1,7 @@
 """One error shape: 400 bodies name each bad field; races on a unique key are 409; a
 body over DATA_UPLOAD_MAX_MEMORY_SIZE is a 413 (Django alone would answer an HTML 400);
 a database that could not finish the request (a deadlock twice, a lost connection) is a
-503 with Retry-After (`unavailable`, answered by followup.middleware.RetryTransientErrors);
+503 with Retry-After (`unavailable`, answered by patients.base.middleware.RetryTransientErrors);
 anything else the views do not catch is a 500 in the same shape, saying nothing of the
 error (`SERVER_ERROR`, answered by followup.transient.server_error, Django's handler500:
 the log has the traceback)."""

@@ -14,7 +14,7 @@ from rest_framework import status
 from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 
-from ..models import IdempotencyKey
+from followup.models import IdempotencyKey
 
 RETENTION = timedelta(hours=48)
 HEADER = "Idempotency-Key"

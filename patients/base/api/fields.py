@@ -74,7 +74,7 @@ def not_in_future(value: datetime | date) -> None:
 class WritableRowField(serializers.PrimaryKeyRelatedField):
     """A row of a clinic the caller may write to; anything else 'does not exist'.
 
-    In a bulk request the rows were read at once (followup/api/bulk.py): `bulk_rows`
+    In a bulk request the rows were read at once (patients/base/api/bulk.py): `bulk_rows`
     names the BulkLookup attribute that holds them.
     """
 

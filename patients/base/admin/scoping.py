@@ -5,7 +5,7 @@ permissions: a viewer may look, a clinician or manager may change.
 
 Every admin page that shows patient records (a list, a record, its history, the delete
 confirmation, the worklist, an autocomplete answer) writes one `RecordRead` with the user
-and the patients it showed, as the API does (followup/api/reads.py).
+and the patients it showed, as the API does (patients/base/api/read_audit.py).
 """
 
 from collections.abc import Callable, Iterable
@@ -18,8 +18,8 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.functional import cached_property
 
-from followup.middleware import route_of
 from patients.access import ClinicAccess, access_for_user
+from patients.base.middleware import route_of
 from patients.locks import patient_field, patient_id_of
 from patients.models import Clinic, Patient, RecordRead, Surgery
 

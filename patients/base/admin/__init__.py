@@ -1,0 +1,1 @@
+"""The admin base every app's pages stand on: clinic scoping, keys shown once."""

@@ -1,0 +1,1 @@
+"""The API base every app's endpoints stand on (patients, imaging, followup)."""
