@@ -3,8 +3,8 @@
 from django import forms
 from django.contrib import admin
 
-from followup.admin.scoping import ClinicFilter, ClinicScopedAdmin, ClinicScopedMixin
-from followup.audit import render_trail
+from patients.base.admin.scoping import ClinicFilter, ClinicScopedAdmin, ClinicScopedMixin
+from patients.base.audit import render_trail
 from patients.forms import LevelFormField, fits_patient, patient_of
 
 from .models import Finding, ImagingExam

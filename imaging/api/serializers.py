@@ -3,9 +3,9 @@
 from django.db import transaction
 from rest_framework import serializers
 
-from followup.api.fields import ClinicDateTimeField, WritablePatientField
-from followup.api.records import PatientRecordSerializer
 from patients.api.serializers import LevelField, check_levels
+from patients.base.api.fields import ClinicDateTimeField, WritablePatientField
+from patients.base.api.serializers import PatientRecordSerializer
 
 from ..models import Finding, ImagingExam, Side, View
 from ..vocabulary import VOCABULARY

@@ -4,9 +4,9 @@ from django.db.models import Q
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 
-from followup.api.bulk import BulkLookup, BulkMixin
-from followup.api.scoping import writable_clinic_ids
-from followup.api.viewsets import ReadWriteViewSet
+from patients.base.api.bulk import BulkLookup, BulkMixin
+from patients.base.api.scoping import writable_clinic_ids
+from patients.base.api.viewsets import ReadWriteViewSet
 
 from ..models import Finding, ImagingExam
 from ..signals import exams_written_in_bulk
