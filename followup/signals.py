@@ -11,9 +11,11 @@ from django.utils import timezone
 
 from followup.pipeline.alerts_lifecycle import auto_resolve
 from followup.pipeline.refresh import mark_stale
+from followup.pipeline.schedule import plan_workups
 from imaging.models import ImagingExam
 from imaging.signals import exams_written_in_bulk
 from patients.models import ApiClient, Assessment, ClinicalEvent, Surgery, client_revoked
+from patients.signals import clinical_event_recorded
 
 from .models import Alert, WebhookEndpoint
 
@@ -55,6 +57,15 @@ def record_changed(sender, instance, raw=False, **kwargs):
     none): the patient's follow-up is refreshed as a whole."""
     if not raw:
         mark_stale(_patients_surgeries(instance.patient_id))
+
+
+@receiver(clinical_event_recorded, dispatch_uid="followup.event_plans_its_workup")
+def event_plans_its_workup(sender, event: ClinicalEvent, **kwargs):
+    """An emergency cannot wait for a worker: the work-up of a symptom recorded through the
+    API or the admin is planned in that transaction, so the answer shows it; the refresh
+    task matches exams to it later."""
+    if event.surgery_id:
+        plan_workups(event.surgery, timezone.now())
 
 
 @receiver(exams_written_in_bulk, sender=ImagingExam, dispatch_uid="followup.exams_bulk")

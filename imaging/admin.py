@@ -1,4 +1,5 @@
-"""The exams' admin: exams with their findings, validated against the vocabulary."""
+"""The exams' admin: exams with their findings, validated against the vocabulary; and the
+exams' inline that a patient's page shows (followup/admin/records.py puts it there)."""
 
 from django import forms
 from django.contrib import admin
@@ -73,3 +74,20 @@ class ImagingExamAdmin(ClinicScopedAdmin):
     @admin.display(description="Audit trail")
     def audit_trail(self, obj: ImagingExam) -> str:
         return render_trail(obj) if obj.pk else ""
+
+
+class ExamInline(ClinicScopedMixin, admin.TabularInline):
+    """A patient's exams, read-only: exams are added on their own page, with their findings."""
+
+    model = ImagingExam
+    fields = ["performed_at", "modality", "contrast", "accession_number", "surgery"]
+    readonly_fields = fields
+    extra = 0
+    show_change_link = True
+    can_delete = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("surgery")  # shown on each row
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False  # exams are added on their own page, with their findings

@@ -1,11 +1,9 @@
-"""Which clinics a person may read and write: the one rule of tenant isolation.
-
-The API (patients/base/api/scoping.py) and the admin (patients/base/admin/scoping.py) both ask here.
-"""
+"""Which clinics a caller may read, write and manage: the one rule of tenant isolation,
+computed once per request (`access_of`) for the API, the admin and the pages alike."""
 
 from dataclasses import dataclass
 
-from .models import Clinic, Membership, Role
+from .models import ApiClient, Clinic, Membership, Role
 
 
 @dataclass(frozen=True)
@@ -37,3 +35,18 @@ def access_for_user(user) -> ClinicAccess:
         writable=frozenset(clinic for clinic, role in roles if role != Role.VIEWER),
         managed=frozenset(clinic for clinic, role in roles if role == Role.MANAGER),
     )
+
+
+def access_of(request) -> ClinicAccess:
+    """The caller's clinics, computed once per request: an API client has its one clinic,
+    staff their memberships. Takes Django's request or DRF's (which wraps it; the answer is
+    kept on Django's, so both see the same)."""
+    raw = getattr(request, "_request", request)
+    if not hasattr(raw, "_clinic_access"):
+        auth = getattr(request, "auth", None)
+        raw._clinic_access = (
+            ClinicAccess.single(auth.clinic_id)
+            if isinstance(auth, ApiClient)
+            else access_for_user(request.user)
+        )
+    return raw._clinic_access

@@ -195,3 +195,11 @@ def check_level(level: str, *, kind: LevelKind | str, lumbar_vertebrae: int) -> 
             code="not_a_vertebra",
         )
     return canonical
+
+
+def variant_note(variant: str, lumbar_vertebrae: int = 5) -> str:
+    """What the top of the picture says about the patient's lumbosacral junction."""
+    if lumbar_vertebrae == 6:
+        count = "6 lumbar vertebrae (lumbarisation)"
+        return f"{count}; {variant}" if variant else count
+    return variant

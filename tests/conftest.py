@@ -1,12 +1,15 @@
 """Personas shared by every test: staff of clinic A and B, A's integration, an outsider."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 from rest_framework.test import APIClient
 
-from patients.models import ApiClient, Clinic, Membership, Role
+from patients.models import ApiClient, Clinic, Membership, Role, Scope
+from tests import factories
 
 
 @dataclass
@@ -15,6 +18,14 @@ class Persona:
     clinic: Clinic | None
     user: object | None = None
     client: ApiClient | None = None
+
+
+def persona_with(clinic, name: str, scopes: list[str] | None = None) -> Persona:
+    """Another integration client of `clinic`, with its own token and scopes."""
+    client, token = ApiClient.issue(clinic, name, scopes)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return Persona(api=api, clinic=clinic, client=client)
 
 
 @pytest.fixture
@@ -58,18 +69,12 @@ def viewer_a(clinic_a) -> Persona:
 
 @pytest.fixture
 def integration_a(clinic_a) -> Persona:
-    client, token = ApiClient.issue(clinic_a, "EHR of A")
-    api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return Persona(api=api, clinic=clinic_a, client=client)
+    return persona_with(clinic_a, "EHR of A")
 
 
 @pytest.fixture
 def integration_b(clinic_b) -> Persona:
-    client, token = ApiClient.issue(clinic_b, "EHR of B")
-    api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return Persona(api=api, clinic=clinic_b, client=client)
+    return persona_with(clinic_b, "EHR of B")
 
 
 @pytest.fixture
@@ -110,3 +115,17 @@ def fast_password_hashing(settings):
     """Argon2 takes a third of a second per password, by design; tests make many users.
     (tests/hardening checks that the settings put Argon2 first.)"""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def operated(clinic_a):
+    """A patient of clinic A operated 90 days ago."""
+    patient = factories.patient(clinic_a)
+    factories.surgery(patient, timezone.now() - timedelta(days=90))
+    return patient
+
+
+@pytest.fixture
+def hooks_a(clinic_a) -> Persona:
+    """Clinic A's integration allowed to manage webhooks."""
+    return persona_with(clinic_a, "Hooks of A", [Scope.READ, Scope.WRITE, Scope.WEBHOOKS])

@@ -11,12 +11,8 @@ from followup.models import Alert, AlertStatus, Checkpoint, CheckpointStatus
 from followup.models.alerts import SEVERITY_ORDER
 from followup.models.checkpoints import status_filter
 from followup.pipeline import alerts_lifecycle
-from patients.base.admin.scoping import (
-    ClinicFilter,
-    ClinicScopedAdmin,
-    ClinicScopedMixin,
-    admin_access,
-)
+from patients.access import access_of
+from patients.base.admin.scoping import ClinicFilter, ClinicScopedAdmin, ClinicScopedMixin
 
 
 class CheckpointStatusFilter(admin.SimpleListFilter):
@@ -205,6 +201,6 @@ class AlertAdmin(ClinicScopedAdmin):
     @admin.action(description="Acknowledge the selected alerts", permissions=["change"])
     def acknowledge_selected(self, request, queryset):
         # A clinician of one clinic may be a viewer of another: only where they write.
-        writable = queryset.filter(clinic_id__in=admin_access(request).writable)
+        writable = queryset.filter(clinic_id__in=access_of(request).writable)
         count = alerts_lifecycle.acknowledge_many(writable, request.user, timezone.now())
         self.message_user(request, f"Acknowledged {count} alert(s).")

@@ -4,7 +4,8 @@ from django import forms
 from django.contrib import admin
 
 from followup.models import Email, Subscription
-from patients.base.admin.scoping import ClinicFilter, ClinicScopedAdmin, admin_access
+from patients.access import access_of
+from patients.base.admin.scoping import ClinicFilter, ClinicScopedAdmin
 from patients.models import Clinic
 
 
@@ -86,7 +87,7 @@ class SubscriptionAdmin(ClinicScopedAdmin):
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
         if db_field.name == "clinic":
-            field.queryset = Clinic.objects.filter(pk__in=admin_access(request).readable)
+            field.queryset = Clinic.objects.filter(pk__in=access_of(request).readable)
         return field
 
     def save_model(self, request, obj, form, change):

@@ -6,15 +6,11 @@ from django.contrib import admin, messages
 from django.db import models
 
 from followup.models import CheckpointDefinition, Protocol, Thresholds
-from patients.base.admin.scoping import admin_access
-from patients.models import Membership, Role
+from patients.access import access_of
 
 
 def manages_a_clinic(request) -> bool:
-    return (
-        request.user.is_superuser
-        or Membership.objects.filter(user=request.user, role=Role.MANAGER).exists()
-    )
+    return request.user.is_superuser or bool(access_of(request).managed)
 
 
 class DefinitionInline(admin.TabularInline):
@@ -24,7 +20,7 @@ class DefinitionInline(admin.TabularInline):
     extra = 0
 
     def has_view_permission(self, request, obj=None) -> bool:
-        return request.user.is_superuser or bool(admin_access(request).readable)
+        return request.user.is_superuser or bool(access_of(request).readable)
 
     def has_add_permission(self, request, obj=None) -> bool:
         return manages_a_clinic(request)
@@ -55,22 +51,15 @@ class VersionedAdmin(admin.ModelAdmin):
     readonly_fields = ["version", "created_at", "created_by"]
     save_as = True
 
-    def _managed(self, request) -> set[int]:
-        return set(
-            Membership.objects.filter(user=request.user, role=Role.MANAGER).values_list(
-                "clinic_id", flat=True
-            )
-        )
-
     def get_queryset(self, request):
         queryset = super().get_queryset(request).select_related("clinic", "created_by")
         if request.user.is_superuser:
             return queryset
-        readable = admin_access(request).readable
+        readable = access_of(request).readable
         return queryset.filter(clinic__isnull=True) | queryset.filter(clinic__in=readable)
 
     def has_module_permission(self, request) -> bool:
-        return request.user.is_superuser or bool(admin_access(request).readable)
+        return request.user.is_superuser or bool(access_of(request).readable)
 
     def has_view_permission(self, request, obj=None) -> bool:
         return self.has_module_permission(request)
@@ -87,7 +76,7 @@ class VersionedAdmin(admin.ModelAdmin):
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "clinic" and not request.user.is_superuser:
             kwargs["queryset"] = db_field.related_model.objects.filter(
-                pk__in=self._managed(request)
+                pk__in=access_of(request).managed
             )
             kwargs["required"] = True
         return super().formfield_for_foreignkey(db_field, request, **kwargs)

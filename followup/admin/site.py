@@ -32,7 +32,7 @@ from followup.models.alerts import SEVERITY_ORDER
 from followup.models.checkpoints import status_filter
 from followup.pipeline import alerts_lifecycle, waivers
 from followup.reads import charts
-from patients.access import access_for_user
+from patients.access import access_of
 from patients.base.admin.scoping import AuditedAutocompleteJsonView, audit_when_rendered
 from patients.models import Clinic
 
@@ -64,7 +64,7 @@ class FollowupAdminSite(admin.AdminSite):
     # --- worklist ------------------------------------------------------------------------
 
     def index(self, request, extra_context=None):
-        rows = worklist(request.user)
+        rows = worklist(access_of(request).readable)
         response = super().index(request, {**rows, **(extra_context or {})})
         return audit_when_rendered(request, response, lambda: worklist_rows(rows))
 
@@ -73,7 +73,7 @@ class FollowupAdminSite(admin.AdminSite):
 
     @staticmethod
     def _writable(request, model, pk):
-        access = access_for_user(request.user)
+        access = access_of(request)
         return get_object_or_404(model.objects.filter(clinic_id__in=access.writable), pk=pk)
 
     @staticmethod
@@ -115,7 +115,7 @@ class FollowupAdminSite(admin.AdminSite):
     # --- dashboard -----------------------------------------------------------------------
 
     def dashboard(self, request):
-        clinics = Clinic.objects.filter(pk__in=access_for_user(request.user).readable)
+        clinics = Clinic.objects.filter(pk__in=access_of(request).readable)
         chosen = request.GET.get("clinic", "")
         clinic = clinics.filter(pk=chosen).first() if chosen.isdecimal() else clinics.first()
         context = {**self.each_context(request), "title": "Dashboard", "clinics": clinics,
@@ -123,9 +123,8 @@ class FollowupAdminSite(admin.AdminSite):
         return TemplateResponse(request, "admin/followup/dashboard.html", context)
 
 
-def worklist(user) -> dict:
+def worklist(readable: frozenset[int]) -> dict:
     now = timezone.now()
-    readable = access_for_user(user).readable
     alerts = (
         Alert.objects.filter(clinic_id__in=readable, severity__in=[Severity.URGENT, Severity.HIGH])
         .exclude(status=AlertStatus.RESOLVED)

@@ -1,9 +1,16 @@
-"""Routes of the follow-up endpoints under /api/v1/: checkpoints, alerts, subscriptions,
-webhooks."""
+"""Routes of the follow-up endpoints under /api/v1/: each patient's timeline, checkpoints,
+alerts, subscriptions, webhooks."""
 
+from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
-from .views import AlertViewSet, CheckpointViewSet, SubscriptionViewSet, WebhookEndpointViewSet
+from .views import (
+    AlertViewSet,
+    CheckpointViewSet,
+    PatientTimelineViewSet,
+    SubscriptionViewSet,
+    WebhookEndpointViewSet,
+)
 
 router = SimpleRouter()
 router.register("checkpoints", CheckpointViewSet)
@@ -11,4 +18,12 @@ router.register("alerts", AlertViewSet)
 router.register("subscriptions", SubscriptionViewSet)
 router.register("webhooks", WebhookEndpointViewSet)
 
-urlpatterns = router.urls
+urlpatterns = [
+    # Beside the patients' own routes (patients/api/urls.py), as their router would name it.
+    re_path(
+        r"^patients/(?P<pk>[^/.]+)/timeline/$",
+        PatientTimelineViewSet.as_view({"get": "retrieve"}),
+        name="patient-timeline",
+    ),
+    *router.urls,
+]

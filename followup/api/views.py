@@ -1,5 +1,5 @@
-"""The follow-up endpoints: checkpoints (and their waive action), alerts (and their
-lifecycle actions), subscriptions, webhooks."""
+"""The follow-up endpoints: each patient's timeline, checkpoints (and their waive action),
+alerts (and their lifecycle actions), subscriptions, webhooks."""
 
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
@@ -10,10 +10,11 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
 from followup.pipeline import alerts_lifecycle, waivers
+from followup.reads import timeline
 from followup.reads.contrast_decisions import contrast_decisions
 from patients.base.api.scoping import readable_clinic_ids, writable_clinic_ids
 from patients.base.api.viewsets import ClinicScopedViewSet
-from patients.models import ApiClient, Scope
+from patients.models import ApiClient, Patient, Scope
 
 from ..models import Alert, Checkpoint, Subscription, WebhookEndpoint
 from .filters import AlertFilter, CheckpointFilter
@@ -24,6 +25,7 @@ from .serializers import (
     ResolveSerializer,
     SnoozeSerializer,
     SubscriptionSerializer,
+    TimelineSerializer,
     WaiveSerializer,
     WebhookEndpointSerializer,
 )
@@ -32,6 +34,32 @@ from .serializers import (
 def person(request):
     """The staff member acting, or None for an integration (the audit names the client)."""
     return request.user if getattr(request.user, "pk", None) else None
+
+
+class PatientTimelineViewSet(ClinicScopedViewSet):
+    """`GET /api/v1/patients/{id}/timeline/`: everything about the patient in time order,
+    with the transitional variant on top (the patients' endpoints serve the record)."""
+
+    queryset = Patient.objects.all()
+    audit_patient_field = "patient"
+    http_method_names = ["get", "head", "options"]
+    filter_backends = []  # the patients list's filters do not apply to one timeline
+
+    @extend_schema(responses=TimelineSerializer, filters=False)
+    def retrieve(self, request, pk=None):
+        patient = self.get_object()
+        return Response(
+            TimelineSerializer(
+                {
+                    "patient": patient.pk,
+                    "mrn": patient.mrn,
+                    "transitional_variant": patient.transitional_variant,
+                    "lumbar_vertebrae": patient.lumbar_vertebrae,
+                    "vertebral_numbering": patient.vertebral_numbering,
+                    "entries": timeline.build(patient, timezone.now()),
+                }
+            ).data
+        )
 
 
 class CheckpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ClinicScopedViewSet):

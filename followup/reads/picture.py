@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from xml.sax.saxutils import escape, quoteattr
 
+from patients.levels import variant_note
+
 from .timeline import Entry
 
 WIDTH, LEFT, RIGHT = 960, 90, 20
@@ -49,14 +51,6 @@ def _el(tag: str, body: str = "", **attributes) -> str:
 
 def _text(content: str, **attributes) -> str:
     return f"<text {_attrs(**attributes)}>{escape(content)}</text>"
-
-
-def variant_note(variant: str, lumbar_vertebrae: int = 5) -> str:
-    """What the top of the picture says about the patient's lumbosacral junction."""
-    if lumbar_vertebrae == 6:
-        count = "6 lumbar vertebrae (lumbarisation)"
-        return f"{count}; {variant}" if variant else count
-    return variant
 
 
 def render(

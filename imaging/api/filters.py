@@ -2,7 +2,7 @@
 
 import django_filters
 
-from followup.api.filters import IsoDateTimeFilter
+from patients.base.api.filters import IsoDateTimeFilter
 
 from ..models import ImagingExam
 

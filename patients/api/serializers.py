@@ -1,8 +1,6 @@
 """The patients' endpoints' shapes: patients and identifiers, surgeries and their levels,
 clinical events, assessments."""
 
-from functools import cached_property
-
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from drf_spectacular.utils import extend_schema_field
@@ -314,46 +312,3 @@ class AssessmentSerializer(PatientRecordSerializer):
                 {"nrs_back": "Give at least one score: nrs_back, nrs_leg or odi."}
             )
         return attrs
-
-
-class TimelineEntrySerializer(serializers.Serializer):
-    type = serializers.ChoiceField(
-        choices=["surgery", "checkpoint", "milestone", "workup", "exam", "event", "assessment",
-                 "alert"]
-    )  # fmt: skip
-    at = serializers.DateTimeField()
-    id = serializers.IntegerField()
-    url = serializers.CharField(help_text="The entry's own resource.")
-    surgery = serializers.IntegerField(allow_null=True)
-    data = serializers.DictField(help_text="What the entry says, by type.")
-
-    @cached_property
-    def _zone(self):
-        return self.fields["at"].default_timezone()
-
-    def to_representation(self, entry):
-        # The same answer as the fields give, without their generic machinery: a timeline
-        # has hundreds of entries, and that machinery was a third of its time. `at` is
-        # DateTimeField's ISO 8601 (UTC as "Z"), its time zone looked up once per list.
-        at = entry.at.astimezone(self._zone).isoformat()
-        return {
-            "type": entry.type,
-            "at": at[:-6] + "Z" if at.endswith("+00:00") else at,
-            "id": entry.id,
-            "url": entry.url,
-            "surgery": entry.surgery,
-            "data": entry.data,
-        }
-
-
-class TimelineSerializer(serializers.Serializer):
-    patient = serializers.IntegerField()
-    mrn = serializers.CharField()
-    transitional_variant = serializers.CharField(
-        help_text="Shown on top: level errors come from numbering the last vertebrae differently."
-    )
-    lumbar_vertebrae = serializers.IntegerField(
-        help_text="5, or 6 for a lumbarisation: the only case where L6 is a level."
-    )
-    vertebral_numbering = serializers.CharField()
-    entries = TimelineEntrySerializer(many=True)

@@ -1,25 +1,19 @@
 """The patients' endpoints: patients (bulk too), surgeries, clinical events, assessments."""
 
 from django.db.models import Q
-from django.utils import timezone
-from drf_spectacular.utils import extend_schema
-from rest_framework.decorators import action
-from rest_framework.response import Response
 
-from followup.pipeline.schedule import plan_workups
-from followup.reads import timeline
 from patients.base.api.bulk import BulkMixin
 from patients.base.api.scoping import writable_clinic_ids
 from patients.base.api.viewsets import ReadWriteViewSet
 
 from ..models import Assessment, Clinic, ClinicalEvent, Patient, Surgery
+from ..signals import clinical_event_recorded
 from .filters import AssessmentFilter, ClinicalEventFilter, PatientFilter, SurgeryFilter
 from .serializers import (
     AssessmentSerializer,
     ClinicalEventSerializer,
     PatientSerializer,
     SurgerySerializer,
-    TimelineSerializer,
 )
 
 
@@ -31,11 +25,6 @@ class PatientViewSet(BulkMixin, ReadWriteViewSet):
     serializer_class = PatientSerializer
     filterset_class = PatientFilter
     audit_patient_field = "id"
-
-    def get_queryset(self):
-        queryset = super().get_queryset()
-        # The timeline shows the patient's row alone, not its external identifiers.
-        return queryset.prefetch_related(None) if self.action == "timeline" else queryset
 
     def natural_match(self, data: dict, lookup=None) -> Patient | None:
         clinics = Clinic.objects.filter(pk__in=writable_clinic_ids(self.request))
@@ -63,25 +52,6 @@ class PatientViewSet(BulkMixin, ReadWriteViewSet):
         data = serializer.validated_data
         return (data["clinic"].pk, data.get("mrn", getattr(serializer.instance, "mrn", None)))
 
-    # The list's filters do not apply to one patient's timeline.
-    @extend_schema(responses=TimelineSerializer, filters=False)
-    @action(detail=True, methods=["get"], filter_backends=[])
-    def timeline(self, request, pk=None):
-        """Everything about the patient in time order, with the transitional variant on top."""
-        patient = self.get_object()
-        return Response(
-            TimelineSerializer(
-                {
-                    "patient": patient.pk,
-                    "mrn": patient.mrn,
-                    "transitional_variant": patient.transitional_variant,
-                    "lumbar_vertebrae": patient.lumbar_vertebrae,
-                    "vertebral_numbering": patient.vertebral_numbering,
-                    "entries": timeline.build(patient, timezone.now()),
-                }
-            ).data
-        )
-
 
 class SurgeryViewSet(BulkMixin, ReadWriteViewSet):
     queryset = Surgery.objects.all()
@@ -97,14 +67,10 @@ class ClinicalEventViewSet(ReadWriteViewSet):
     filterset_class = ClinicalEventFilter
 
     def perform_create(self, serializer):
-        event = serializer.save()
-        # An emergency cannot wait for a worker: the work-up is planned in this
-        # transaction, so the answer shows it (the refresh task matches exams to it).
-        plan_workups(event.surgery, timezone.now())
+        clinical_event_recorded.send(ClinicalEvent, event=serializer.save())
 
     def perform_update(self, serializer):
-        event = serializer.save()
-        plan_workups(event.surgery, timezone.now())
+        clinical_event_recorded.send(ClinicalEvent, event=serializer.save())
 
 
 class AssessmentViewSet(ReadWriteViewSet):

@@ -10,8 +10,8 @@ from django.test import Client
 from django.utils import timezone
 
 from followup.fhir import codes
-from followup.reads import picture
 from imaging.models import Finding
+from patients import levels
 from patients.models import Patient, Surgery
 from tests import factories
 
@@ -276,10 +276,10 @@ def test_fhir_import_refuses_back_to_five_while_l6_levels_are_recorded(integrati
 
 
 def test_the_picture_shows_a_lumbarisation_at_the_top():
-    assert picture.variant_note("", 5) == ""
-    assert picture.variant_note("Sacralised L5", 5) == "Sacralised L5"
-    assert picture.variant_note("", 6) == "6 lumbar vertebrae (lumbarisation)"
-    assert picture.variant_note("S1 lumbarised", 6) == (
+    assert levels.variant_note("", 5) == ""
+    assert levels.variant_note("Sacralised L5", 5) == "Sacralised L5"
+    assert levels.variant_note("", 6) == "6 lumbar vertebrae (lumbarisation)"
+    assert levels.variant_note("S1 lumbarised", 6) == (
         "6 lumbar vertebrae (lumbarisation); S1 lumbarised"
     )
 

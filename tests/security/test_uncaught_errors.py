@@ -45,7 +45,7 @@ def test_an_uncaught_fhir_error_is_an_operation_outcome(browser, monkeypatch):
 
 @pytest.mark.django_db
 def test_an_uncaught_admin_error_is_still_djangos_page(monkeypatch, staff_a):
-    from patients import admin as patients_admin
+    from patients.admin import records as patients_admin
 
     monkeypatch.setattr(patients_admin.PatientAdmin, "get_queryset", boom)
     browser = Client(raise_request_exception=False)

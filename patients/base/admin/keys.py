@@ -13,9 +13,8 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.template.response import TemplateResponse
 from django.utils.cache import add_never_cache_headers
 
+from patients.access import access_of
 from patients.models import Clinic
-
-from .scoping import admin_access
 
 
 class ManagersHoldTheKeys:
@@ -23,7 +22,7 @@ class ManagersHoldTheKeys:
     object's clinic's managers; reading stays with ClinicScopedMixin (any staff of it)."""
 
     def has_manage_permission(self, request, obj=None) -> bool:
-        managed = admin_access(request).managed
+        managed = access_of(request).managed
         return bool(managed) and (obj is None or self._clinic_of(obj) in managed)
 
     def has_add_permission(self, request, obj=None) -> bool:
@@ -37,13 +36,13 @@ class ManagersHoldTheKeys:
 
     def managed_only(self, request, queryset):
         """The selected rows a manager may act on, and how many were left out."""
-        kept = queryset.filter(**{f"{self.clinic_lookup}__in": admin_access(request).managed})
+        kept = queryset.filter(**{f"{self.clinic_lookup}__in": access_of(request).managed})
         return kept, queryset.count() - kept.count()
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
         if db_field.related_model is Clinic and field is not None:
-            field.queryset = field.queryset.filter(pk__in=admin_access(request).managed)
+            field.queryset = field.queryset.filter(pk__in=access_of(request).managed)
         return field
 
 

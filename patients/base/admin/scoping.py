@@ -18,16 +18,10 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.functional import cached_property
 
-from patients.access import ClinicAccess, access_for_user
+from patients.access import access_of
 from patients.base.middleware import route_of
 from patients.locks import patient_field, patient_id_of
 from patients.models import Clinic, Patient, RecordRead, Surgery
-
-
-def admin_access(request: HttpRequest) -> ClinicAccess:
-    if not hasattr(request, "_clinic_access"):
-        request._clinic_access = access_for_user(request.user)
-    return request._clinic_access
 
 
 class ClinicScopedMixin:
@@ -37,7 +31,7 @@ class ClinicScopedMixin:
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
-        return queryset.filter(**{f"{self.clinic_lookup}__in": admin_access(request).readable})
+        return queryset.filter(**{f"{self.clinic_lookup}__in": access_of(request).readable})
 
     def _clinic_of(self, obj) -> int | None:
         for step in self.clinic_lookup.split("__"):
@@ -45,24 +39,24 @@ class ClinicScopedMixin:
         return getattr(obj, "pk", None)
 
     def has_module_permission(self, request) -> bool:
-        return bool(admin_access(request).readable)
+        return bool(access_of(request).readable)
 
     def has_view_permission(self, request, obj=None) -> bool:
-        access = admin_access(request)
+        access = access_of(request)
         return bool(access.readable) and (obj is None or self._clinic_of(obj) in access.readable)
 
     def has_add_permission(self, request, obj=None) -> bool:
-        return bool(admin_access(request).writable)
+        return bool(access_of(request).writable)
 
     def has_change_permission(self, request, obj=None) -> bool:
-        access = admin_access(request)
+        access = access_of(request)
         return bool(access.writable) and (obj is None or self._clinic_of(obj) in access.writable)
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return self.has_change_permission(request, obj)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        writable = admin_access(request).writable
+        writable = access_of(request).writable
         if db_field.related_model is Clinic:
             kwargs["queryset"] = Clinic.objects.filter(pk__in=writable)
         elif db_field.related_model in (Patient, Surgery):
@@ -168,7 +162,7 @@ class ClinicFilter(admin.SimpleListFilter):
     parameter_name = "clinic"
 
     def lookups(self, request, model_admin):
-        clinics = Clinic.objects.filter(pk__in=admin_access(request).readable)
+        clinics = Clinic.objects.filter(pk__in=access_of(request).readable)
         return [(clinic.pk, clinic.name) for clinic in clinics]
 
     def queryset(self, request, queryset):

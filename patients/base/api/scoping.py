@@ -1,23 +1,13 @@
-"""The caller's clinics for an API request, computed once per request."""
+"""The caller's clinics for an API request (patients.access computes them once)."""
 
 from rest_framework.request import Request
 
-from patients.access import ClinicAccess, access_for_user
-from patients.models import ApiClient
-
-
-def clinic_access(request: Request) -> ClinicAccess:
-    if not hasattr(request, "_clinic_access"):
-        if isinstance(request.auth, ApiClient):
-            request._clinic_access = ClinicAccess.single(request.auth.clinic_id)
-        else:
-            request._clinic_access = access_for_user(request.user)
-    return request._clinic_access
+from patients.access import access_of
 
 
 def readable_clinic_ids(request: Request) -> frozenset[int]:
-    return clinic_access(request).readable
+    return access_of(request).readable
 
 
 def writable_clinic_ids(request: Request) -> frozenset[int]:
-    return clinic_access(request).writable
+    return access_of(request).writable

@@ -15,9 +15,9 @@ from followup import outbound
 from followup.delivery import webhooks
 from followup.models import WebhookDelivery, WebhookEndpoint
 from patients.models import Role
+from tests.api import post
 from tests.conftest import make_staff
 
-from .conftest import post
 from .test_webhooks import Receiver, make_alert
 
 

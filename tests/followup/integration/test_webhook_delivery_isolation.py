@@ -17,8 +17,8 @@ from followup.delivery import webhooks
 from followup.models import WebhookDelivery, WebhookEndpoint
 from followup.models.alerts import AlertEvent
 from patients.models import ApiClient
+from tests.api import post
 
-from .conftest import post
 from .test_outbound_ssrf import Trickler
 from .test_webhooks import Receiver, make_alert, register
 

@@ -18,8 +18,8 @@ from followup.delivery import webhooks
 from followup.models import Alert, Severity, WebhookDelivery, WebhookEndpoint
 from followup.models.alerts import AlertCode, AlertEvent
 from tests import factories
-
-from .conftest import persona_with, post
+from tests.api import post
+from tests.conftest import persona_with
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=ZoneInfo("Europe/Paris"))
 _subjects = count(1)

@@ -28,7 +28,7 @@ from followup.models import (
     WebhookEndpoint,
 )
 from followup.models.alerts import AlertCode
-from patients.admin import ClinicalEventInline
+from patients.admin.records import ClinicalEventInline
 from patients.models import (
     ApiClient,
     ApiRequest,

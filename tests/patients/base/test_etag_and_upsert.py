@@ -5,8 +5,7 @@ import pytest
 from imaging.models import ImagingExam
 from patients.models import Patient
 from tests import factories
-
-from .conftest import exam_body, post
+from tests.api import exam_body, post
 
 
 @pytest.fixture

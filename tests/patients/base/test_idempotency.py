@@ -7,8 +7,8 @@ from followup.models.alerts import AlertCode, AlertEvent
 from imaging.models import ImagingExam
 from patients.models import Patient
 from tests import factories
-
-from .conftest import exam_body, persona_with, post
+from tests.api import exam_body, post
+from tests.conftest import persona_with
 
 PATIENTS = "/api/v1/patients/"
 EXAMS = "/api/v1/exams/"

@@ -4,8 +4,8 @@ body, no query string, no id in the endpoint."""
 from django.db import connection
 
 from patients.models import ApiRequest, Patient, Scope
-
-from .conftest import persona_with, post
+from tests.api import post
+from tests.conftest import persona_with
 
 NAME = {"family_name": "Quillfeather", "given_name": "Ottoline"}
 

@@ -17,8 +17,7 @@ from imaging.models import ImagingExam
 from patients.base.api import idempotency
 from patients.models import ApiClient
 from tests import factories
-
-from .conftest import exam_body
+from tests.api import exam_body
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

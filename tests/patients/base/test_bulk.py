@@ -14,8 +14,7 @@ from followup.tasks import refresh_surgeries
 from imaging.models import Finding, ImagingExam
 from patients.models import Patient, Surgery
 from tests import factories
-
-from .conftest import exam_body, post
+from tests.api import exam_body, post
 
 EXAMS = "/api/v1/exams/bulk/"
 

@@ -10,8 +10,8 @@ from rest_framework.test import APIClient
 from followup.models import WebhookEndpoint
 from patients.models import ApiClient, Patient, Scope
 from tests import factories
-
-from .conftest import persona_with, post
+from tests.api import post
+from tests.conftest import persona_with
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=ZoneInfo("Europe/Paris"))
 NEW_PATIENT = {"mrn": "SCOPE1", "family_name": "Petit"}

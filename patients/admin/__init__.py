@@ -1,0 +1,4 @@
+"""The patients' admin pages; importing this package (Django's autodiscovery does) registers
+them: the tenancy (clinics, API clients), the patient records, the audit of reads."""
+
+from . import reads, records, tenancy  # noqa: F401

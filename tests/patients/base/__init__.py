@@ -1,0 +1,1 @@
+"""Tests of the base every app stands on (patients/base/)."""
