@@ -1,0 +1,1 @@
+"""Imaging exams and their findings; stands on patients only."""

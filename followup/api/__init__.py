@@ -1,0 +1,1 @@
+"""The follow-up's REST endpoints: timelines, checkpoints, alerts, subscriptions, webhooks."""

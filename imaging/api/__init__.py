@@ -1,0 +1,1 @@
+"""The imaging REST endpoints: exams with their findings."""

@@ -1,0 +1,1 @@
+"""The patients' REST endpoints: patients, surgeries, clinical events, assessments."""

@@ -1,0 +1,1 @@
+"""Management commands (thin: the work is in the app's modules)."""
