@@ -189,8 +189,9 @@ class SurgeryQuerySet(models.QuerySet):
         )
 
 
-# The follow-up bookkeeping is not a change to the patient's record.
-@pghistory.track(exclude=["followup_stale_since"])
+# What the follow-up planned for it (protocol, thresholds, stale mark) is the follow-up's
+# own row, one-to-one with it (followup.SurgeryPlan): this app never imports followup.
+@pghistory.track()
 class Surgery(models.Model):
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="surgeries")
     # Copied from the patient: every scoped query filters on it without a join.
@@ -206,24 +207,6 @@ class Surgery(models.Model):
     approach = models.CharField(max_length=16, choices=Approach, blank=True)
     surgeon = models.CharField(max_length=200, blank=True)
     notes = models.TextField(blank=True)
-    # The protocol version its checkpoints were planned with (set by followup.schedule).
-    protocol = models.ForeignKey(
-        "followup.Protocol", null=True, blank=True, on_delete=models.PROTECT, editable=False
-    )
-    # The thresholds version its findings are judged with, pinned with the protocol
-    # (CLINICAL_RULES §4, "Numbers are pinned"): a newer version reaches it only when
-    # staff re-plan it.
-    thresholds = models.ForeignKey(
-        "followup.Thresholds",
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        editable=False,
-        related_name="+",
-    )
-    # Set in the same transaction as any change that needs its checkpoints planned or
-    # matched again; cleared by the task that did it. The sweep catches up on any left.
-    followup_stale_since = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -235,29 +218,14 @@ class Surgery(models.Model):
         indexes = [
             models.Index(fields=["patient", "performed_at"], name="surgery_patient_time_idx"),
             models.Index(fields=["clinic", "id"], name="surgery_clinic_idx"),
-            models.Index(
-                fields=["followup_stale_since"],
-                condition=models.Q(followup_stale_since__isnull=False),
-                name="surgery_stale_idx",
-            ),
         ]
 
     def __str__(self) -> str:
         levels = ", ".join(self.levels)
         return f"{self.get_procedure_display()} {levels} on {self.performed_at:%Y-%m-%d}"
 
-    # Written only by the follow-up machinery, never by saving a form or a serializer.
-    BOOKKEEPING = frozenset({"protocol", "thresholds", "followup_stale_since"})
-
     def save(self, *args, **kwargs):
         self.clinic_id = self.patient.clinic_id
-        if self.pk and not self._state.adding and kwargs.get("update_fields") is None:
-            # An instance loaded before the last planning must not write back an old plan.
-            kwargs["update_fields"] = [
-                f.name
-                for f in self._meta.concrete_fields
-                if not f.primary_key and f.name not in self.BOOKKEEPING
-            ]
         super().save(*args, **kwargs)
 
     def clean(self) -> None:
