@@ -12,7 +12,7 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from followup.delivery import digest
-from followup.models import Protocol, Thresholds
+from followup.models import Protocol, Thresholds, plan_of
 from followup.pipeline.refresh import refresh_many
 from followup.reads import picture, timeline
 from imaging.admin import ExamInline
@@ -114,7 +114,7 @@ class SurgeryAdmin(records.SurgeryAdmin):
         "Numbers are pinned"). The pghistory middleware records the change with the user."""
         writable = access_of(request).writable
         pinned = queryset.select_related(
-            "patient", "protocol__clinic", "thresholds__clinic"
+            "patient", "plan__protocol__clinic", "plan__thresholds__clinic"
         ).order_by("pk")
         before = {s.pk: s for s in pinned if s.clinic_id in writable}
         if read_only := len(pinned) - len(before):
@@ -141,13 +141,14 @@ def version(pinned: Protocol | Thresholds | None) -> str:
 
 def moves(old: Surgery, new: Surgery) -> str:
     """What a re-plan changed: "protocol v1 (default) -> v2 (paris), thresholds ..." """
+    was, now = plan_of(old), plan_of(new)
     changes = [
-        f"{name} {version(was)} -> {version(now)}"
-        for name, was, now in [
-            ("protocol", old.protocol, new.protocol),
-            ("thresholds", old.thresholds, new.thresholds),
+        f"{name} {version(before)} -> {version(after)}"
+        for name, before, after in [
+            ("protocol", was.protocol, now.protocol),
+            ("thresholds", was.thresholds, now.thresholds),
         ]
-        if getattr(was, "pk", None) != getattr(now, "pk", None)
+        if getattr(before, "pk", None) != getattr(after, "pk", None)
     ]
     return ", ".join(changes) or "already on the current versions"
 

@@ -1,10 +1,11 @@
 """The follow-up's models, one module per concept: alerts, checkpoints, protocols,
-thresholds, notifications, integration."""
+thresholds, surgery plans, notifications, integration."""
 
 from .alerts import Alert, AlertStatus, Severity
 from .checkpoints import Checkpoint, CheckpointKind, CheckpointStatus
 from .integration import IdempotencyKey, WebhookDelivery, WebhookEndpoint
 from .notifications import Email, EmailKind, EmailStatus, Subscription
+from .plans import SurgeryPlan, plan_of
 from .protocols import CheckpointDefinition, Protocol
 from .thresholds import Thresholds
 
@@ -22,7 +23,9 @@ __all__ = [
     "Protocol",
     "Severity",
     "Subscription",
+    "SurgeryPlan",
     "Thresholds",
     "WebhookDelivery",
     "WebhookEndpoint",
+    "plan_of",
 ]

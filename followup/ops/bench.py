@@ -33,7 +33,7 @@ from rest_framework.test import APIClient
 
 from followup import tasks
 from followup.delivery import mailing
-from followup.models import Alert, AlertStatus, Checkpoint, Subscription
+from followup.models import Alert, AlertStatus, Checkpoint, Subscription, SurgeryPlan
 from followup.models.checkpoints import PENDING
 from followup.pipeline import refresh, sweep
 from imaging.models import Finding, ImagingExam
@@ -151,7 +151,7 @@ class Bench:
                 if response.status_code != 200 or body["errors"]:
                     raise RuntimeError(f"Bulk ingest refused: {response.status_code} {body}")
                 stale = list(
-                    Surgery.objects.filter(followup_stale_since__isnull=False)
+                    SurgeryPlan.objects.filter(stale_since__isnull=False)
                     .order_by("pk")
                     .values_list("pk", flat=True)
                 )

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
 
-from followup.models import Alert, Checkpoint, CheckpointKind, Protocol, Thresholds
+from followup.models import Alert, Checkpoint, CheckpointKind, Protocol, SurgeryPlan, Thresholds
 from followup.models.alerts import AlertCode
 from followup.pipeline.schedule import Window, window
 from followup.pipeline.sweep import overdue_message
@@ -145,9 +145,12 @@ class Generator:
         self.counts.patients += size
 
         surgeries = [s for p in patients for s in self._surgeries_of(p)]
-        plans = [(s, self._plan(s, protocols)) for s in surgeries]  # sets each one's protocol
+        plans = [(s, self._plan(s, protocols)) for s in surgeries]
         Surgery.objects.bulk_create(surgeries, batch_size=BATCH)
         self.counts.surgeries += len(surgeries)
+        SurgeryPlan.objects.bulk_create(
+            [self._pinned(s, protocols) for s in surgeries], batch_size=BATCH
+        )
 
         exams, findings, satisfied = [], [], {}
         for surgery, checkpoints in plans:
@@ -205,10 +208,16 @@ class Generator:
                 surgeon=f"Dr {rng.choice(FAMILY_NAMES)}",
             )
 
+    def _pinned(self, surgery: Surgery, protocols) -> SurgeryPlan:
+        """What the surgery was planned with, as schedule.plan pins a new surgery."""
+        return SurgeryPlan(
+            surgery_id=surgery.pk,
+            protocol=protocols.get(surgery.family),
+            thresholds=self.thresholds if self.thresholds.pk else None,
+        )
+
     def _plan(self, surgery: Surgery, protocols) -> list[Checkpoint]:
         protocol = protocols.get(surgery.family)
-        surgery.protocol = protocol
-        surgery.thresholds = self.thresholds if self.thresholds.pk else None
         if protocol is None:
             return []
         zone = surgery.clinic.zone

@@ -22,7 +22,14 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from followup import rules
-from followup.models import Alert, AlertStatus, Checkpoint, CheckpointDefinition, Thresholds
+from followup.models import (
+    Alert,
+    AlertStatus,
+    Checkpoint,
+    CheckpointDefinition,
+    Thresholds,
+    plan_of,
+)
 from followup.models.alerts import FINDING_CODES
 from imaging.models import Finding, ImagingExam
 from imaging.vocabulary import VOCABULARY
@@ -50,10 +57,11 @@ def pinned_thresholds(surgeries: Sequence[Surgery]) -> dict[int, Thresholds]:
     """Each surgery's thresholds, by surgery id: the version pinned when it was planned
     (CLINICAL_RULES §4, "Numbers are pinned"), else (not planned yet) the clinic's
     version in force."""
-    pinned = Thresholds.objects.in_bulk({s.thresholds_id for s in surgeries} - {None})
-    unpinned = {s.clinic_id for s in surgeries if s.thresholds_id not in pinned}
+    pins = {s.pk: plan_of(s).thresholds_id for s in surgeries}
+    pinned = Thresholds.objects.in_bulk(set(pins.values()) - {None})
+    unpinned = {s.clinic_id for s in surgeries if pins[s.pk] not in pinned}
     current = {c: Thresholds.objects.current(c) for c in unpinned}
-    return {s.pk: pinned.get(s.thresholds_id) or current[s.clinic_id] for s in surgeries}
+    return {s.pk: pinned.get(pins[s.pk]) or current[s.clinic_id] for s in surgeries}
 
 
 def limits_of(thresholds: Thresholds, milestones: dict[str, int]) -> rules.Limits:
@@ -160,7 +168,8 @@ def _milestones(surgeries: Sequence[Surgery]) -> dict[int, dict[str, int]]:
     """Protocol id -> the due day of each of its milestones that the rules read."""
     found = defaultdict(dict)
     for protocol, code, day in CheckpointDefinition.objects.filter(
-        protocol__in={s.protocol_id for s in surgeries} - {None}, code__in=MILESTONE_LIMITS
+        protocol__in={plan_of(s).protocol_id for s in surgeries} - {None},
+        code__in=MILESTONE_LIMITS,
     ).values_list("protocol_id", "code", "due_day"):
         found[protocol][code] = day
     return found
@@ -263,7 +272,8 @@ def evaluate_many(
     patients = _read(surgeries)
     milestones = _milestones(surgeries)
     limits = {
-        s.pk: limits_of(thresholds[s.pk], milestones.get(s.protocol_id, {})) for s in surgeries
+        s.pk: limits_of(thresholds[s.pk], milestones.get(plan_of(s).protocol_id, {}))
+        for s in surgeries
     }
     theirs = Alert.objects.filter(patient_id__in=patients, code__in=FINDING_CODES)
     active = defaultdict(dict)

@@ -11,10 +11,10 @@ from collections.abc import Iterable
 from datetime import datetime
 from functools import partial
 
-from django.db import transaction
-from django.db.models.functions import Now
+from django.db import connection, transaction
 
 from followup.celery import app as celery_app
+from followup.models import SurgeryPlan
 from patients.locks import lock_patients_of
 from patients.models import Surgery
 
@@ -31,16 +31,28 @@ def mark_stale(surgery_ids: Iterable[int | None]) -> None:
     ids = sorted({pk for pk in surgery_ids if pk is not None})
     if not ids:
         return
-    # Locked in the lock order (patients.locks), as a refresh batch locks them: their
-    # patients, then the surgeries by id. An UPDATE alone locks rows in the order its scan
-    # finds them, and two lockers in different orders can deadlock.
-    in_order = Surgery.objects.filter(pk__in=ids).order_by("pk").select_for_update(no_key=True)
     with transaction.atomic(savepoint=False):
         lock_patients_of(Surgery.objects.filter(pk__in=ids))
-        Surgery.objects.filter(pk__in=in_order.values("pk")).update(followup_stale_since=Now())
+        _mark(ids)
     # A bulk ingest touches hundreds of surgeries: a few tasks, not one each.
     for start in range(0, len(ids), CHUNK):
         transaction.on_commit(partial(nudge, REFRESH_TASK, ids[start : start + CHUNK]))
+
+
+def _mark(ids: list[int]) -> None:
+    """Set the stale mark of these surgeries' plans (a plan row for a surgery that has
+    none yet), in one statement. The surgeries are locked in the lock order
+    (patients.locks), as a refresh batch locks them: their patients (done), then the
+    surgeries by id, then their plans; a surgery deleted meanwhile is skipped."""
+    plan, surgery = SurgeryPlan._meta.db_table, Surgery._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {plan} (surgery_id, stale_since)"
+            f" SELECT id, STATEMENT_TIMESTAMP() FROM {surgery} WHERE id = ANY(%s)"
+            " ORDER BY id FOR NO KEY UPDATE"
+            " ON CONFLICT (surgery_id) DO UPDATE SET stale_since = EXCLUDED.stale_since",
+            [ids],
+        )
 
 
 def nudge(task_name: str, *args) -> None:
@@ -82,7 +94,7 @@ def refresh_many(surgery_ids: Iterable[int], now: datetime, *, onto_current: boo
         patient_ids = Surgery.objects.filter(pk__in=asked).values("patient_id")
         surgeries = list(
             Surgery.objects.select_for_update(no_key=True, of=("self",))
-            .select_related("clinic", "protocol", "patient")
+            .select_related("clinic", "plan__protocol", "patient")
             .filter(patient_id__in=patient_ids)
             .order_by("pk")
         )
@@ -98,7 +110,7 @@ def refresh_many(surgery_ids: Iterable[int], now: datetime, *, onto_current: boo
         # Every mark is cleared: a writer marks under the same locks (patient, surgery),
         # so one that came after this refresh began is still waiting, and marks after it;
         # a mark set by this refresh itself (a withdrawn event) is done with here.
-        Surgery.objects.filter(
-            pk__in=[s.pk for s in surgeries], followup_stale_since__isnull=False
-        ).update(followup_stale_since=None)
+        SurgeryPlan.objects.filter(
+            surgery__in=[s.pk for s in surgeries], stale_since__isnull=False
+        ).update(stale_since=None)
         return sum(1 for surgery in surgeries if surgery.pk in asked)

@@ -14,7 +14,15 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 from django.utils import timezone
 
-from followup.models import Checkpoint, CheckpointDefinition, CheckpointKind, Protocol, Thresholds
+from followup.models import (
+    Checkpoint,
+    CheckpointDefinition,
+    CheckpointKind,
+    Protocol,
+    SurgeryPlan,
+    Thresholds,
+    plan_of,
+)
 from followup.models.protocols import ProtocolFamily
 from patients.models import ClinicalEvent, Surgery
 
@@ -57,26 +65,33 @@ def window(definition: CheckpointDefinition, performed_at: datetime, zone: ZoneI
 def _set_protocols(surgeries: Sequence[Surgery], onto_current: Container[int]) -> None:
     """A surgery keeps the versions it was planned with; a new one (or a surgery moved onto
     the current versions: its id in `onto_current`) gets the clinic's current version of
-    its family's protocol, and of the thresholds (CLINICAL_RULES §4, "Numbers are pinned")."""
+    its family's protocol, and of the thresholds (CLINICAL_RULES §4, "Numbers are pinned").
+    The plans that change are written in one upsert (a plan row for a surgery without one)."""
     current: dict[tuple[str, int], Protocol | None] = {}
     in_force: dict[int, Thresholds | None] = {}
     changed = []
     for surgery in surgeries:
-        before = (surgery.protocol_id, surgery.thresholds_id)
-        if surgery.thresholds_id is None or surgery.pk in onto_current:
+        plan = plan_of(surgery)
+        before = (plan.protocol_id, plan.thresholds_id)
+        if plan.thresholds_id is None or surgery.pk in onto_current:
             if surgery.clinic_id not in in_force:
                 found = Thresholds.objects.current(surgery.clinic_id)
                 in_force[surgery.clinic_id] = found if found.pk else None  # an emptied table
-            surgery.thresholds = in_force[surgery.clinic_id]
-        kept = surgery.protocol
+            plan.thresholds = in_force[surgery.clinic_id]
+        kept = plan.protocol
         if kept is None or kept.family != surgery.family or surgery.pk in onto_current:
             key = (surgery.family, surgery.clinic_id)
             if key not in current:
                 current[key] = Protocol.objects.current(*key)
-            surgery.protocol = current[key]
-        if (surgery.protocol_id, surgery.thresholds_id) != before:
-            changed.append(surgery)
-    Surgery.objects.bulk_update(changed, ["protocol", "thresholds"])
+            plan.protocol = current[key]
+        if (plan.protocol_id, plan.thresholds_id) != before:
+            changed.append(plan)
+    SurgeryPlan.objects.bulk_create(
+        changed,
+        update_conflicts=True,
+        unique_fields=["surgery"],
+        update_fields=["protocol", "thresholds"],
+    )
 
 
 @transaction.atomic
@@ -99,7 +114,7 @@ def plan_many(
     _set_protocols(surgeries, onto_current)
     definitions = defaultdict(list)
     for definition in CheckpointDefinition.objects.filter(
-        protocol__in={s.protocol_id for s in surgeries} - {None}
+        protocol__in={plan_of(s).protocol_id for s in surgeries} - {None}
     ):
         definitions[definition.protocol_id].append(definition)
     existing = defaultdict(dict)
@@ -110,7 +125,7 @@ def plan_many(
 
     gone, to_create, to_update = [], [], []
     for surgery in surgeries:
-        wanted = {d.code: d for d in definitions[surgery.protocol_id]}
+        wanted = {d.code: d for d in definitions[plan_of(surgery).protocol_id]}
         mine = existing[surgery.pk]
         gone += [c.pk for code, c in mine.items() if code not in wanted]
         zone = surgery.clinic.zone

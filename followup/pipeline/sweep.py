@@ -13,11 +13,10 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from followup.models import Alert, Checkpoint, CheckpointKind
+from followup.models import Alert, Checkpoint, CheckpointKind, SurgeryPlan
 from followup.models.alerts import AlertCode
 from followup.models.checkpoints import PENDING
 from patients.base.api import idempotency, read_audit
-from patients.models import Surgery
 
 from . import refresh
 from .alerts_lifecycle import wake_snoozed
@@ -50,7 +49,9 @@ def run(now: datetime | None = None) -> SweepResult:
 
 def catch_up(now: datetime) -> int:
     """Surgeries whose nudge was lost (broker down, worker killed) are refreshed here."""
-    stale = Surgery.objects.filter(followup_stale_since__isnull=False).values_list("pk", flat=True)
+    stale = SurgeryPlan.objects.filter(stale_since__isnull=False).values_list(
+        "surgery_id", flat=True
+    )
     stale = list(stale[:BATCH])
     done = 0
     for start in range(0, len(stale), refresh.CHUNK):

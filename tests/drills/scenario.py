@@ -97,7 +97,7 @@ def settled(*clinics: Clinic, now: datetime | None = None) -> bool:
     from django.utils import timezone
 
     now = now or timezone.now()
-    stale = Surgery.objects.filter(patient__clinic__in=clinics, followup_stale_since__isnull=False)
+    stale = Surgery.objects.filter(patient__clinic__in=clinics, plan__stale_since__isnull=False)
     waiting = Checkpoint.objects.filter(PENDING, clinic__in=clinics, overdue_at__lte=now)
     return not stale.exists() and not waiting.exists()
 

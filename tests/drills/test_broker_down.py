@@ -12,7 +12,7 @@ import pytest
 from django.test import Client
 
 from followup.celery import app
-from followup.models import Checkpoint
+from followup.models import Checkpoint, SurgeryPlan
 from followup.tasks import run_sweep
 from patients.models import Surgery
 from tests import factories
@@ -84,7 +84,7 @@ def test_redis_down_loses_nothing_and_doubles_nothing(protocols, workers, on_pri
         assert response.status_code == 201, response.content
     assert add_exam_in_admin(calm, "admin-1").status_code == 302
     wait_for(lambda: not Surgery.objects.filter(patient__clinic=calm,
-                                                followup_stale_since__isnull=False).exists(),
+                                                plan__stale_since__isnull=False).exists(),
              what="the worker to refresh the calm clinic")  # fmt: skip
 
     on_private_redis.kill()
@@ -101,7 +101,7 @@ def test_redis_down_loses_nothing_and_doubles_nothing(protocols, workers, on_pri
     # The work is recorded: every surgery of the clinic waits, marked stale, for a refresh.
     surgeries = Surgery.objects.filter(patient__clinic=outage)
     assert surgeries.count() == len(scenario.CODES)
-    assert not surgeries.filter(followup_stale_since__isnull=True).exists()
+    assert not surgeries.filter(plan__stale_since__isnull=True).exists()
     assert not Checkpoint.objects.filter(clinic=outage).exists()
 
     on_private_redis.start()  # the same port, nothing in it: every message of the outage is gone
@@ -134,4 +134,4 @@ def test_a_hung_redis_holds_a_request_a_bounded_time(protocols, settings, on_pri
     assert response.status_code == 201, response.content
     assert took < BOUND, f"the request took {took:.1f}s"
     print(f"Redis hung: the POST took {took:.2f}s")  # for the docs
-    assert Surgery.objects.get(pk=response.json()["id"]).followup_stale_since is not None
+    assert SurgeryPlan.objects.filter(pk=response.json()["id"], stale_since__isnull=False).exists()

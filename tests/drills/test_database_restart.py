@@ -93,12 +93,12 @@ def test_a_database_restart_under_load_loses_and_half_writes_nothing(
         assert count(private_postgres, WITHOUT_FINDINGS) == 0  # each exam posted had some
         # The worker reconnected too: whatever was marked after the restart it refreshed;
         # what a task in flight at the restart left, the next sweep does.
-        wait_for(lambda: count(private_postgres, "SELECT count(*) FROM patients_surgery WHERE"
-                               " followup_stale_since > %s", restarted_at) == 0,
+        wait_for(lambda: count(private_postgres, "SELECT count(*) FROM followup_surgeryplan WHERE"
+                               " stale_since > %s", restarted_at) == 0,
                  60, "the worker to refresh after the restart")  # fmt: skip
         swept = manage(env, "sweep")
         assert swept.returncode == 0, swept.stderr[-2000:]
-        stale = "SELECT count(*) FROM patients_surgery WHERE followup_stale_since IS NOT NULL"
+        stale = "SELECT count(*) FROM followup_surgeryplan WHERE stale_since IS NOT NULL"
         assert count(private_postgres, stale) == 0
     finally:
         if load is not None and load.poll() is None:

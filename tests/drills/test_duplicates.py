@@ -199,7 +199,7 @@ def test_two_beats_for_an_hour_send_everything_once(protocols, smtp, receiver, m
 
     # Everything happened, once: the checkpoints that fell due at midnight are alerted...
     assert not Surgery.objects.filter(pk__in=urgent + at_midnight,
-                                      followup_stale_since__isnull=False).exists()  # fmt: skip
+                                      plan__stale_since__isnull=False).exists()  # fmt: skip
     midnight = Checkpoint.objects.filter(surgery__in=at_midnight, overdue_at=MIDNIGHT)
     assert midnight.count() == len(at_midnight)
     for checkpoint in midnight:
@@ -245,5 +245,5 @@ def test_two_sweeps_at_once_raise_each_alert_once(protocols, monkeypatch):
     assert raised == dict.fromkeys(overdue.values_list("pk", flat=True), 1)
     assert sum(result.alerts for result in results) == len(raised)
     assert sum(result.refreshed for result in results) >= 20
-    assert not Surgery.objects.filter(pk__in=ids, followup_stale_since__isnull=False).exists()
+    assert not Surgery.objects.filter(pk__in=ids, plan__stale_since__isnull=False).exists()
     assert scenario.duplicates(clinic) == []

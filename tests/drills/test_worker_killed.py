@@ -50,7 +50,7 @@ def waiting_to_insert_alerts() -> int:
 
 def stale(ids) -> set[int]:
     return set(
-        Surgery.objects.filter(pk__in=ids, followup_stale_since__isnull=False).values_list(
+        Surgery.objects.filter(pk__in=ids, plan__stale_since__isnull=False).values_list(
             "pk", flat=True
         )
     )

@@ -64,12 +64,12 @@ def test_staff_who_write_move_the_surgery_onto_both_current_versions(
     old, new_versions, paris, role
 ):
     fusion, thresholds = new_versions
-    assert (old.protocol.clinic, old.thresholds.clinic) == (None, None)
+    assert (old.plan.protocol.clinic, old.plan.thresholds.clinic) == (None, None)
 
     response = replan(make_staff("writer", paris, role), old)
 
     old.refresh_from_db()
-    assert (old.protocol, old.thresholds) == (fusion, thresholds)
+    assert (old.plan.protocol, old.plan.thresholds) == (fusion, thresholds)
     assert any(
         "protocol v1 (default) -> v1 (paris), thresholds v1 (default) -> v1 (paris)" in m
         for m in said(response)
@@ -97,14 +97,14 @@ def test_a_viewer_is_not_offered_the_action_and_cannot_run_it(old, new_versions,
     replan(viewer, old)
 
     old.refresh_from_db()
-    assert (old.protocol.clinic, old.thresholds.clinic) == (None, None)
+    assert (old.plan.protocol.clinic, old.plan.thresholds.clinic) == (None, None)
 
 
 def test_another_clinics_staff_cannot_replan_our_surgeries(old, new_versions, clinic_b):
     replan(make_staff("bob", clinic_b, Role.MANAGER), old)
 
     old.refresh_from_db()
-    assert (old.protocol.clinic, old.thresholds.clinic) == (None, None)
+    assert (old.plan.protocol.clinic, old.plan.thresholds.clinic) == (None, None)
 
 
 def test_a_viewer_here_and_clinician_elsewhere_cannot_replan_here(
@@ -116,7 +116,7 @@ def test_a_viewer_here_and_clinician_elsewhere_cannot_replan_here(
     response = replan(user, old)
 
     old.refresh_from_db()
-    assert (old.protocol.clinic, old.thresholds.clinic) == (None, None)
+    assert (old.plan.protocol.clinic, old.plan.thresholds.clinic) == (None, None)
     assert any("only read" in m for m in said(response)), said(response)
 
 
@@ -128,7 +128,7 @@ def test_the_audit_trail_records_who_re_planned(old, new_versions, paris):
     # The test's one transaction gives every event the same time: find the request's.
     (event,) = [
         e
-        for e in MiddlewareEvents.objects.tracks(old).filter(pgh_label="update")
+        for e in MiddlewareEvents.objects.tracks(old.plan).filter(pgh_label="update")
         if e.pgh_context and "thresholds_id" in (e.pgh_diff or {})
     ]
     assert event.pgh_context["user"] == manager.pk

@@ -9,10 +9,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from pghistory.models import MiddlewareEvents
 
-from followup.models import Alert, AlertStatus, Checkpoint, Severity
+from followup.models import Alert, AlertStatus, Checkpoint, Severity, SurgeryPlan
 from followup.models.alerts import AlertCode
 from followup.pipeline import sweep
-from patients.models import Surgery
 from tests import factories
 
 from .conftest import local
@@ -358,7 +357,7 @@ def test_a_snooze_must_end_in_the_future(integration_a, alert_a, body):
 def test_a_snooze_runs_out_and_the_alert_is_open_again(staff_a, alert_a, clock):
     # The surgery's follow-up is up to date: the sweep has only the snooze to see to (a stale
     # surgery would be re-evaluated, and this finding alert without its exam resolved).
-    Surgery.objects.filter(pk=alert_a.surgery_id).update(followup_stale_since=None)
+    SurgeryPlan.objects.filter(pk=alert_a.surgery_id).update(stale_since=None)
     until = T0 + timedelta(days=3)
     response = act(staff_a, alert_a, "snooze", {"until": until.isoformat()})
     assert response.status_code == 200, response.content

@@ -16,10 +16,9 @@ import pytest
 from django.db import OperationalError, connection, connections, transaction
 from django.utils import timezone
 
-from followup.models import Checkpoint
+from followup.models import Checkpoint, SurgeryPlan
 from followup.pipeline import refresh, schedule
 from imaging.models import ImagingExam
-from patients.models import Surgery
 from tests import factories
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -109,7 +108,7 @@ def test_reposting_an_exam_while_its_surgery_is_refreshed_does_not_deadlock(
     assert ImagingExam.objects.get(pk=exam.pk).report == "Corrected report."
     assert Checkpoint.objects.filter(satisfied_by=exam, surgery=surgery).exists()
     # The request's mark came after the refresh: the surgery is to be refreshed again.
-    assert Surgery.objects.get(pk=surgery.pk).followup_stale_since is not None
+    assert SurgeryPlan.objects.filter(pk=surgery.pk, stale_since__isnull=False).exists()
 
 
 @pytest.fixture(autouse=True)

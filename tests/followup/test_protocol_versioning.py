@@ -50,7 +50,7 @@ def test_a_new_version_applies_to_new_surgeries_only(protocols, paris, scheduled
     assert baseline_due(scheduled) == due_before
     assert baseline_due(newer) == local("Europe/Paris", 2026, 2, 5, 0, 0)  # end of day 30
     newer.refresh_from_db()
-    assert newer.protocol == v2
+    assert newer.plan.protocol == v2
 
 
 def test_another_clinic_keeps_the_shared_default(protocols, paris, clinic_b):
@@ -58,7 +58,7 @@ def test_another_clinic_keeps_the_shared_default(protocols, paris, clinic_b):
     elsewhere = factories.surgery(factories.patient(clinic_b), DAY0, procedure="tlif")
     refresh.refresh(elsewhere.pk, DAY0)
     elsewhere.refresh_from_db()
-    assert elsewhere.protocol == protocols["fusion"]
+    assert elsewhere.plan.protocol == protocols["fusion"]
 
 
 def test_re_planning_on_purpose_moves_a_surgery_onto_the_current_version(
@@ -67,7 +67,7 @@ def test_re_planning_on_purpose_moves_a_surgery_onto_the_current_version(
     v2 = new_version(protocols["fusion"], paris, baseline_due=30)
     refresh.refresh(scheduled.pk, DAY0, onto_current=True)
     scheduled.refresh_from_db()
-    assert scheduled.protocol == v2
+    assert scheduled.plan.protocol == v2
     assert baseline_due(scheduled) == local("Europe/Paris", 2026, 2, 5, 0, 0)
 
 

@@ -26,11 +26,11 @@ def codes(surgery) -> dict[str, Checkpoint]:
 
 def test_saving_a_surgery_marks_it_for_planning(fusion):
     fusion.refresh_from_db()
-    assert fusion.followup_stale_since is None
+    assert fusion.plan.stale_since is None
     fusion.notes = "changed"
     fusion.save()
     fusion.refresh_from_db()
-    assert fusion.followup_stale_since is not None
+    assert fusion.plan.stale_since is not None
 
 
 def test_re_dating_moves_every_window_and_the_film_still_satisfies_its_own(fusion):
@@ -56,7 +56,7 @@ def test_changing_the_procedure_swaps_the_protocol(fusion):
     refresh.refresh(fusion.pk, DAY0)
     fusion.refresh_from_db()
     assert set(codes(fusion)) == {"gadolinium_cutoff", "early_changes_end"}
-    assert fusion.protocol.family == "disc_surgery"
+    assert fusion.plan.protocol.family == "disc_surgery"
 
 
 def test_deleting_a_surgery_removes_its_checkpoints(fusion):

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from followup.models import Checkpoint
-from patients.models import ClinicalEvent, Surgery
+from followup.models import Checkpoint, SurgeryPlan
+from patients.models import ClinicalEvent
 from tests import factories
 
 from .test_worker_scheduling import wait_for
@@ -21,7 +21,9 @@ def test_posted_scores_lead_the_worker_to_a_pain_recurrence_and_its_workup(
     # The worker works with the real clock: the story must be in the past.
     day0 = timezone.now().replace(microsecond=0) - timedelta(days=200)
     surgery = factories.surgery(factories.patient(integration_a.clinic), day0, procedure="tlif")
-    wait_for(lambda: Surgery.objects.get(pk=surgery.pk).followup_stale_since is None)
+    wait_for(
+        lambda: not SurgeryPlan.objects.filter(pk=surgery.pk, stale_since__isnull=False).exists()
+    )
 
     posted = []
     for day, nrs in ((100, 2), (150, 6)):
@@ -46,6 +48,8 @@ def test_posted_scores_lead_the_worker_to_a_pain_recurrence_and_its_workup(
     assert workup.due_at == day0 + timedelta(days=150 + 30)
 
     # Once the worker is done, there is still exactly one.
-    wait_for(lambda: Surgery.objects.get(pk=surgery.pk).followup_stale_since is None)
+    wait_for(
+        lambda: not SurgeryPlan.objects.filter(pk=surgery.pk, stale_since__isnull=False).exists()
+    )
     assert ClinicalEvent.objects.filter(surgery=surgery).count() == 1
     assert Checkpoint.objects.filter(surgery=surgery, kind="workup").count() == 1

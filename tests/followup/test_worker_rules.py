@@ -7,8 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from followup.models import Alert
-from patients.models import Surgery
+from followup.models import Alert, SurgeryPlan
 from tests import factories
 
 from .test_worker_scheduling import wait_for
@@ -102,7 +101,9 @@ def followed(persona, exams) -> set[str]:
     )  # fmt: skip
     for exam in exams:
         post_exam(persona, patient, *exam)
-    wait_for(lambda: Surgery.objects.get(pk=surgery.pk).followup_stale_since is None)
+    wait_for(
+        lambda: not SurgeryPlan.objects.filter(pk=surgery.pk, stale_since__isnull=False).exists()
+    )
     return set(
         Alert.objects.filter(patient=patient)  # cumulative_dose is about the patient
         .exclude(code="checkpoint_overdue")

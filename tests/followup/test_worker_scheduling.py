@@ -4,8 +4,7 @@ import time
 
 import pytest
 
-from followup.models import Checkpoint
-from patients.models import Surgery
+from followup.models import Checkpoint, SurgeryPlan
 from tests import factories
 
 
@@ -41,7 +40,9 @@ def test_a_surgery_posted_through_the_api_is_scheduled_by_the_worker(
         "baseline_film", "bridging_film", "fusion_assessment", "gadolinium_cutoff",
         "early_changes_end",
     }  # fmt: skip
-    wait_for(lambda: Surgery.objects.get(pk=surgery_id).followup_stale_since is None)
+    wait_for(
+        lambda: not SurgeryPlan.objects.filter(pk=surgery_id, stale_since__isnull=False).exists()
+    )
 
     exam = integration_a.api.post(
         "/api/v1/exams/",

@@ -172,7 +172,7 @@ class Story:
 
     def stale(self) -> bool:
         return Surgery.objects.filter(
-            patient_id=self.patient, followup_stale_since__isnull=False
+            patient_id=self.patient, plan__stale_since__isnull=False
         ).exists()
 
     def settle(self) -> None:

@@ -18,7 +18,7 @@ from hypothesis import note
 from hypothesis.errors import InvalidArgument
 from rest_framework.test import APIClient
 
-from followup.models import Alert, Checkpoint
+from followup.models import Alert, Checkpoint, plan_of
 from followup.models.alerts import DEADLINE_CODES
 from followup.pipeline import evaluation, refresh, sweep
 from followup.pipeline import waivers as checkpoint_actions
@@ -171,7 +171,7 @@ class Runner:
         with time_machine.travel(self.clock, tick=False):
             stale = list(
                 Surgery.objects.filter(
-                    patient=self.patient, followup_stale_since__isnull=False
+                    patient=self.patient, plan__stale_since__isnull=False
                 ).values_list("pk", flat=True)
             )
             refresh.refresh_many(stale, self.clock)
@@ -189,7 +189,7 @@ class Runner:
         checkpoint_actions.waive(checkpoint, REASON, self.user, self.clock)
 
     def follow_up_stale(self) -> None:
-        stale = Surgery.objects.filter(patient=self.patient, followup_stale_since__isnull=False)
+        stale = Surgery.objects.filter(patient=self.patient, plan__stale_since__isnull=False)
         refresh.refresh_many(list(stale.values_list("pk", flat=True)), self.clock)
 
     def apply(self, step: h.Step, history: h.History) -> None:
@@ -638,14 +638,14 @@ def expected_finding_alerts(patient: Patient) -> set[tuple]:
     right. Keep it on the evaluation module's public-ish helpers; adapt here if they move.
     """
     surgeries = list(
-        Surgery.objects.filter(patient=patient).select_related("clinic", "patient", "protocol")
+        Surgery.objects.filter(patient=patient).select_related("clinic", "patient", "plan")
     )
     if not surgeries:
         return set()
     thresholds = evaluation.pinned_thresholds(surgeries)
     milestones = evaluation._milestones(surgeries)
     limits = {
-        s.pk: evaluation.limits_of(thresholds[s.pk], milestones.get(s.protocol_id, {}))
+        s.pk: evaluation.limits_of(thresholds[s.pk], milestones.get(plan_of(s).protocol_id, {}))
         for s in surgeries
     }
     wanted = evaluation.wanted_alerts(evaluation._read(surgeries)[patient.pk], limits)

@@ -37,7 +37,7 @@ def snapshot(seed: int) -> dict[str, list[str]]:
                          "transitional_variant"),
         "surgeries": rows(Surgery.objects.filter(**mine), "patient__mrn", "clinic__slug",
                           "performed_at", "procedure", "levels", "hardware", "surgeon",
-                          "protocol__family", "protocol__version"),
+                          "plan__protocol__family", "plan__protocol__version"),
         "exams": rows(ImagingExam.objects.filter(**mine), "accession_number", *surgery,
                       "modality", "contrast", "performed_at", "effective_dose_msv"),
         "findings": rows(Finding.objects.filter(exam__patient__mrn__startswith=f"C{seed}-"),
@@ -98,8 +98,8 @@ def test_the_counts_are_plausible(protocols):
     assert Patient.objects.count() == 300 and Surgery.objects.count() == counts.surgeries
     # Every surgery is planned with its family's protocol and pinned to the thresholds in
     # force, as the service would.
-    assert not Surgery.objects.filter(protocol__isnull=True).exists()
-    assert not Surgery.objects.filter(thresholds__isnull=True).exists()
+    assert not Surgery.objects.filter(plan__protocol__isnull=True).exists()
+    assert not Surgery.objects.filter(plan__thresholds__isnull=True).exists()
     assert Checkpoint.objects.count() == counts.checkpoints > 2 * counts.surgeries
 
     # Films that were due: most done (on time or late), the rest overdue and alerted.

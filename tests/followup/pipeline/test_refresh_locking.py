@@ -86,4 +86,4 @@ def test_a_stale_mark_and_a_refresh_batch_cannot_deadlock(protocols, clinic_a, m
             thread.join(30)
 
     assert errors == []
-    assert Surgery.objects.filter(pk__in=ids, followup_stale_since__isnull=False).count() == 2
+    assert Surgery.objects.filter(pk__in=ids, plan__stale_since__isnull=False).count() == 2

@@ -9,6 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from followup.models import SurgeryPlan
 from followup.pipeline import refresh
 from followup.tasks import refresh_surgeries
 from imaging.models import Finding, ImagingExam
@@ -100,7 +101,7 @@ def test_touched_surgeries_are_marked_once_and_refreshed_in_tasks_of_50(
 ):
     patients = operated_patients(clinic_a, 120)
     surgeries = set(Surgery.objects.values_list("pk", flat=True))
-    Surgery.objects.update(followup_stale_since=None)
+    SurgeryPlan.objects.update(stale_since=None)
     records = [exam_body(p, f"TASK{n:04d}") for n, p in enumerate(patients)]
 
     with (
@@ -110,9 +111,9 @@ def test_touched_surgeries_are_marked_once_and_refreshed_in_tasks_of_50(
         response = post(integration_a, EXAMS, records)
 
     assert response.status_code == 200, response.content[:500]
-    marks = [q for q in queries if 'UPDATE "patients_surgery"' in q["sql"]]
+    marks = [q for q in queries if "INSERT INTO followup_surgeryplan" in q["sql"]]
     assert len(marks) == 1, [q["sql"][:200] for q in queries]
-    assert not Surgery.objects.filter(followup_stale_since__isnull=True).exists()
+    assert not Surgery.objects.filter(plan__stale_since__isnull=True).exists()
     nudges = [c for c in callbacks if isinstance(c, partial) and c.func is refresh.nudge]
     assert [c.args[0] for c in nudges] == [refresh_surgeries.name] * 3
     assert [len(c.args[1]) for c in nudges] == [50, 50, 20]

@@ -1,245 +1,14 @@
-"""Clinics (the tenants), their people, and their patients' surgeries."""
-
-import hashlib
-import secrets
-from datetime import timedelta
-from zoneinfo import ZoneInfo, available_timezones
+"""A clinic's patient records: patients and their identifiers, surgeries, clinical events
+and patient-reported assessments, each tracked by pghistory."""
 
 import pghistory
-from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
-from django.contrib.postgres.indexes import GinIndex
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator
-from django.db import models, transaction
-from django.dispatch import Signal
+from django.db import models
 from django.utils import timezone
 
-from .levels import validate_level
-
-
-def validate_timezone(value: str) -> None:
-    if value not in available_timezones():
-        raise ValidationError(f"'{value}' is not an IANA time zone (e.g. Europe/Paris).")
-
-
-class Clinic(models.Model):
-    slug = models.SlugField(unique=True)
-    name = models.CharField(max_length=200)
-    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
-    digest_hour = models.PositiveSmallIntegerField(
-        default=6,
-        validators=[MaxValueValidator(23)],
-        help_text="Local hour (0-23) from which the nightly digest is sent.",
-    )
-    escalation_after_minutes = models.PositiveIntegerField(
-        default=120,
-        help_text="An urgent alert nobody acknowledged in this time is escalated.",
-    )
-    escalation_email = models.EmailField(
-        blank=True, help_text="Where unacknowledged urgent alerts go (e.g. the on-call surgeon)."
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["name"]
-        constraints = [
-            models.CheckConstraint(
-                condition=models.Q(digest_hour__lte=23), name="clinic_digest_hour_valid"
-            )
-        ]
-
-    def __str__(self) -> str:
-        return self.name
-
-    @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
-
-
-class Role(models.TextChoices):
-    VIEWER = "viewer", "Viewer (read only)"
-    CLINICIAN = "clinician", "Clinician"
-    MANAGER = "manager", "Manager"
-
-
-class Membership(models.Model):
-    """A staff member's role in one clinic; a person may work for several clinics."""
-
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
-    )
-    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="memberships")
-    role = models.CharField(max_length=16, choices=Role, default=Role.CLINICIAN)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["user", "clinic"], name="membership_unique_user_clinic")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.user} @ {self.clinic} ({self.role})"
-
-
-def _hash_token(token: str) -> str:
-    # Tokens are 256 random bits, so a fast hash is enough: nothing to brute-force.
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-class Scope(models.TextChoices):
-    READ = "read", "Read (GET on /api/)"
-    WRITE = "write", "Write (POST and PATCH on /api/)"
-    FHIR = "fhir", "FHIR R4 (/fhir/r4/)"
-    WEBHOOKS = "webhooks", "Manage alert webhooks"
-
-
-DEFAULT_SCOPES = [Scope.READ, Scope.WRITE, Scope.FHIR]
-
-
-# Sent inside the revoking transaction; followup disables the client's webhooks.
-client_revoked = Signal()
-
-# `last_used_at` is written at most this often per token: one UPDATE a minute, not per request.
-LAST_USED_PRECISION = timedelta(minutes=1)
-
-
-class ApiClient(models.Model):
-    """An EHR integration confined to exactly one clinic.
-
-    Its bearer token is stored hashed. Rotating it keeps the previous token valid for
-    a changeover period, so the integration can switch without downtime. A token may
-    expire (`expires_at`); a revoked or expired token answers 401.
-    """
-
-    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="api_clients")
-    name = models.CharField(max_length=200)
-    token_hash = models.CharField(max_length=64, unique=True, editable=False)
-    previous_token_hash = models.CharField(max_length=64, blank=True, editable=False)
-    previous_token_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
-    scopes = ArrayField(models.CharField(max_length=10, choices=Scope), default=list, blank=True)
-    rate_limit_per_minute = models.PositiveIntegerField(
-        default=600, help_text="Requests per minute before answering 429."
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        editable=False,
-        related_name="+",
-        help_text="The staff member who minted it; empty when made by a command.",
-    )
-    expires_at = models.DateTimeField(
-        null=True, blank=True, help_text="From then on the token answers 401. Empty: never."
-    )
-    revoked_at = models.DateTimeField(null=True, blank=True)
-    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["clinic", "name"], name="apiclient_unique_name")
-        ]
-        indexes = [
-            models.Index(
-                fields=["previous_token_hash"],
-                condition=~models.Q(previous_token_hash=""),
-                name="apiclient_previous_token_idx",
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.clinic.slug})"
-
-    @classmethod
-    def issue(
-        cls,
-        clinic: Clinic,
-        name: str,
-        scopes: list[str] | None = None,
-        created_by=None,
-        expires_at=None,
-    ) -> tuple["ApiClient", str]:
-        """Create a client; the clear token is returned once and never stored."""
-        token = secrets.token_urlsafe(32)
-        client = cls.objects.create(
-            clinic=clinic,
-            name=name,
-            token_hash=_hash_token(token),
-            scopes=list(DEFAULT_SCOPES if scopes is None else scopes),
-            created_by=created_by,
-            expires_at=expires_at,
-        )
-        return client, token
-
-    @classmethod
-    def authenticate(cls, token: str) -> "ApiClient | None":
-        now = timezone.now()
-        digest = _hash_token(token)
-        current = models.Q(token_hash=digest)
-        changeover = models.Q(previous_token_hash=digest, previous_token_expires_at__gt=now)
-        unexpired = models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now)
-        return (
-            cls.objects.select_related("clinic")
-            .filter(current | changeover, unexpired, revoked_at__isnull=True)
-            .first()
-        )
-
-    def rotate(self, changeover: timedelta = timedelta(hours=24)) -> str:
-        """A new token; the old one keeps working for `changeover`, then never again.
-        A token still in an earlier changeover stops at once: only one old token lives."""
-        token = secrets.token_urlsafe(32)
-        self.previous_token_hash = self.token_hash
-        self.previous_token_expires_at = timezone.now() + changeover
-        self.token_hash = _hash_token(token)
-        self.save(update_fields=["token_hash", "previous_token_hash", "previous_token_expires_at"])
-        return token
-
-    @transaction.atomic
-    def revoke(self) -> None:
-        """Its tokens answer 401 from now on, and what it set up (its webhooks) stops."""
-        self.revoked_at = timezone.now()
-        self.save(update_fields=["revoked_at"])
-        client_revoked.send(sender=ApiClient, client=self)
-
-    def touch(self, now) -> bool:
-        """Record a use, at most once per LAST_USED_PRECISION: the conditional UPDATE lets
-        concurrent requests (other workers) race without a second write."""
-        if self.last_used_at is not None and self.last_used_at >= now - LAST_USED_PRECISION:
-            return False
-        stale = models.Q(last_used_at__isnull=True) | models.Q(
-            last_used_at__lt=now - LAST_USED_PRECISION
-        )
-        written = ApiClient.objects.filter(stale, pk=self.pk).update(last_used_at=now)
-        if written:
-            self.last_used_at = now
-        return bool(written)
-
-    def has_scope(self, scope: str) -> bool:
-        return scope in self.scopes
-
-    @property
-    def is_active(self) -> bool:
-        """Not revoked (an expired client is still active: it can be revoked, or rotated)."""
-        return self.revoked_at is None
-
-
-class ApiRequest(models.Model):
-    """One request of an integration client: who, which endpoint, what answer. No bodies."""
-
-    client = models.ForeignKey(ApiClient, on_delete=models.CASCADE, related_name="requests")
-    method = models.CharField(max_length=8)
-    endpoint = models.CharField(max_length=200, help_text="The route, without ids or query.")
-    status = models.PositiveSmallIntegerField()
-    duration_ms = models.PositiveIntegerField()
-    at = models.DateTimeField(db_index=True)
-
-    class Meta:
-        ordering = ["-at"]
-        indexes = [models.Index(fields=["client", "at"], name="apirequest_client_idx")]
-
-    def __str__(self) -> str:
-        return f"{self.method} {self.endpoint} {self.status}"
+from ..levels import validate_level
+from .tenancy import Clinic
 
 
 class Sex(models.TextChoices):
@@ -420,8 +189,9 @@ class SurgeryQuerySet(models.QuerySet):
         )
 
 
-# The follow-up bookkeeping is not a change to the patient's record.
-@pghistory.track(exclude=["followup_stale_since"])
+# What the follow-up planned for it (protocol, thresholds, stale mark) is the follow-up's
+# own row, one-to-one with it (followup.SurgeryPlan): this app never imports followup.
+@pghistory.track()
 class Surgery(models.Model):
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="surgeries")
     # Copied from the patient: every scoped query filters on it without a join.
@@ -437,24 +207,6 @@ class Surgery(models.Model):
     approach = models.CharField(max_length=16, choices=Approach, blank=True)
     surgeon = models.CharField(max_length=200, blank=True)
     notes = models.TextField(blank=True)
-    # The protocol version its checkpoints were planned with (set by followup.schedule).
-    protocol = models.ForeignKey(
-        "followup.Protocol", null=True, blank=True, on_delete=models.PROTECT, editable=False
-    )
-    # The thresholds version its findings are judged with, pinned with the protocol
-    # (CLINICAL_RULES §4, "Numbers are pinned"): a newer version reaches it only when
-    # staff re-plan it.
-    thresholds = models.ForeignKey(
-        "followup.Thresholds",
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        editable=False,
-        related_name="+",
-    )
-    # Set in the same transaction as any change that needs its checkpoints planned or
-    # matched again; cleared by the task that did it. The sweep catches up on any left.
-    followup_stale_since = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -466,29 +218,14 @@ class Surgery(models.Model):
         indexes = [
             models.Index(fields=["patient", "performed_at"], name="surgery_patient_time_idx"),
             models.Index(fields=["clinic", "id"], name="surgery_clinic_idx"),
-            models.Index(
-                fields=["followup_stale_since"],
-                condition=models.Q(followup_stale_since__isnull=False),
-                name="surgery_stale_idx",
-            ),
         ]
 
     def __str__(self) -> str:
         levels = ", ".join(self.levels)
         return f"{self.get_procedure_display()} {levels} on {self.performed_at:%Y-%m-%d}"
 
-    # Written only by the follow-up machinery, never by saving a form or a serializer.
-    BOOKKEEPING = frozenset({"protocol", "thresholds", "followup_stale_since"})
-
     def save(self, *args, **kwargs):
         self.clinic_id = self.patient.clinic_id
-        if self.pk and not self._state.adding and kwargs.get("update_fields") is None:
-            # An instance loaded before the last planning must not write back an old plan.
-            kwargs["update_fields"] = [
-                f.name
-                for f in self._meta.concrete_fields
-                if not f.primary_key and f.name not in self.BOOKKEEPING
-            ]
         super().save(*args, **kwargs)
 
     def clean(self) -> None:
@@ -619,29 +356,3 @@ class Assessment(PatientRecord, models.Model):
 
     def __str__(self) -> str:
         return f"NRS back {self.nrs_back}, leg {self.nrs_leg}, ODI {self.odi}"
-
-
-class RecordRead(models.Model):
-    """Who read which patients' records through the API, and when (writes are in the
-    pghistory trail). One row per request, with the patients it showed."""
-
-    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="+")
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    client = models.ForeignKey(
-        ApiClient, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    endpoint = models.CharField(max_length=200)
-    patient_ids = ArrayField(models.BigIntegerField())
-    at = models.DateTimeField(db_index=True)
-
-    class Meta:
-        ordering = ["-at"]
-        indexes = [
-            GinIndex(fields=["patient_ids"], name="recordread_patients_idx"),
-        ]
-
-    def __str__(self) -> str:
-        who = f"client {self.client_id}" if self.client_id else f"user {self.user_id}"
-        return f"{who} read {len(self.patient_ids)} patient(s) at {self.endpoint}"
