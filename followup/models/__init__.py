@@ -1,12 +1,13 @@
 """The follow-up's models, one module per concept: alerts, checkpoints, protocols,
-thresholds, notifications, integration."""
+thresholds, notifications, webhooks, integration (idempotency keys)."""
 
 from .alerts import Alert, AlertStatus, Severity
 from .checkpoints import Checkpoint, CheckpointKind, CheckpointStatus
-from .integration import IdempotencyKey, WebhookDelivery, WebhookEndpoint
+from .integration import IdempotencyKey
 from .notifications import Email, EmailKind, EmailStatus, Subscription
 from .protocols import CheckpointDefinition, Protocol
 from .thresholds import Thresholds
+from .webhooks import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "Alert",
