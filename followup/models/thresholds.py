@@ -1,6 +1,6 @@
 """The numbers the findings rules compare against (CLINICAL_RULES §4), as clinic data.
 
-Versioned like protocols: saving in the admin creates a new version; the newest
+Versioned like protocols (versioned.py): saving in the admin creates a new version; the newest
 version of the clinic (else of the shared default) is the one in force, which a
 surgery is pinned to when it is planned (`Surgery.thresholds`). The surgery keeps it,
 as it keeps its protocol version, until staff re-plan it (CLINICAL_RULES §4).
@@ -10,33 +10,17 @@ from decimal import Decimal
 
 from django.db import models
 
+from .versioned import VersionedModel, VersionedQuerySet, clinic_field
 
-class ThresholdsQuerySet(models.QuerySet):
+
+class ThresholdsQuerySet(VersionedQuerySet):
     def current(self, clinic_id: int | None) -> "Thresholds":
         """What a surgery planned now is pinned to."""
-        found = (
-            self.filter(models.Q(clinic_id=clinic_id) | models.Q(clinic__isnull=True))
-            .order_by(models.F("clinic_id").asc(nulls_last=True), "-version")
-            .first()
-        )
-        return found or Thresholds()  # the defaults, if the table were ever emptied
+        return self.in_force(clinic_id) or Thresholds()  # the defaults, if the table were emptied
 
 
-class Thresholds(models.Model):
-    clinic = models.ForeignKey(
-        "patients.Clinic",
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="thresholds",
-        help_text="Empty: the default every clinic starts from.",
-    )
-    version = models.PositiveIntegerField(editable=False)
-    notes = models.TextField(blank=True, help_text="What changed in this version, and why.")
-    created_at = models.DateTimeField(auto_now_add=True)
-    created_by = models.ForeignKey(
-        "auth.User", null=True, blank=True, on_delete=models.SET_NULL, editable=False
-    )
+class Thresholds(VersionedModel):
+    clinic = clinic_field("thresholds")
 
     screw_lucency_mm = models.DecimalField(
         max_digits=5, decimal_places=2, default=Decimal("2"),
@@ -99,11 +83,4 @@ class Thresholds(models.Model):
         ]
 
     def __str__(self) -> str:
-        owner = self.clinic.slug if self.clinic_id else "default"
-        return f"Thresholds v{self.version} ({owner})"
-
-    def save(self, *args, **kwargs):
-        if self.version is None:
-            latest = Thresholds.objects.filter(clinic=self.clinic).aggregate(models.Max("version"))
-            self.version = (latest["version__max"] or 0) + 1
-        super().save(*args, **kwargs)
+        return f"Thresholds v{self.version} ({self.owner})"
