@@ -8,11 +8,8 @@ from django import forms
 from django.utils import timezone
 from django_filters.fields import IsoDateTimeField
 
-from followup.pipeline.alerts_lifecycle import status_filter as alert_status_filter
-
 from ..models import Alert, AlertStatus, Checkpoint, CheckpointKind, CheckpointStatus, Severity
 from ..models.alerts import AlertCode
-from ..models.checkpoints import status_filter
 
 
 class UtcIsoDateTimeField(IsoDateTimeField):
@@ -44,7 +41,7 @@ class CheckpointFilter(django_filters.FilterSet):
         fields = ["patient", "surgery", "status", "kind", "code"]
 
     def filter_status(self, queryset, name, value):
-        return queryset.filter(status_filter(value, timezone.now()))
+        return queryset.with_status(value, timezone.now())
 
 
 class AlertFilter(django_filters.FilterSet):
@@ -59,4 +56,4 @@ class AlertFilter(django_filters.FilterSet):
         fields = ["patient", "surgery", "status", "severity", "code"]
 
     def filter_status(self, queryset, name, value):
-        return queryset.filter(alert_status_filter(value, timezone.now()))
+        return queryset.with_status(value, timezone.now())

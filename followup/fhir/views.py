@@ -12,7 +12,6 @@ from rest_framework.views import APIView
 from followup.api.reads import AuditedReads
 from followup.api.scoping import readable_clinic_ids
 from followup.api.viewsets import ClinicScopedViewSet
-from followup.pipeline import alerts_lifecycle
 from imaging.models import Finding, ImagingExam
 from patients.models import Assessment, Patient, Surgery
 
@@ -114,8 +113,7 @@ class FlagViewSet(ResourceViewSet):
     queryset = Alert.objects.all()
 
     def search(self, queryset, params):
-        open_now = alerts_lifecycle.status_filter(AlertStatus.OPEN, timezone.now())
-        return super().search(queryset, params).filter(open_now)
+        return super().search(queryset, params).with_status(AlertStatus.OPEN, timezone.now())
 
     def to_fhir(self, row):
         return followup_resources.flag(row, timezone.now())
