@@ -9,7 +9,6 @@ from django.utils.html import format_html
 
 from followup.models import Alert, AlertStatus, Checkpoint, CheckpointStatus
 from followup.models.alerts import SEVERITY_ORDER
-from followup.models.checkpoints import status_filter
 from followup.pipeline import alerts_lifecycle
 from patients.access import access_of
 from patients.base.admin.scoping import ClinicFilter, ClinicScopedAdmin, ClinicScopedMixin
@@ -29,14 +28,12 @@ class CheckpointStatusFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         now = timezone.now()
         if self.value() == "due14":
-            open_ = status_filter(CheckpointStatus.OPEN, now) | status_filter(
-                CheckpointStatus.UPCOMING, now
-            )
-            return queryset.filter(open_, due_at__lte=now + timezone.timedelta(days=14)).exclude(
+            open_ = queryset.with_status((CheckpointStatus.OPEN, CheckpointStatus.UPCOMING), now)
+            return open_.filter(due_at__lte=now + timezone.timedelta(days=14)).exclude(
                 kind="milestone"
             )
         if self.value():
-            return queryset.filter(status_filter(self.value(), now))
+            return queryset.with_status(self.value(), now)
         return queryset
 
 
@@ -132,7 +129,7 @@ class AlertStatusFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         if not self.value():
             return queryset
-        return queryset.filter(alerts_lifecycle.status_filter(self.value(), timezone.now()))
+        return queryset.with_status(self.value(), timezone.now())
 
 
 @admin.register(Alert)

@@ -55,8 +55,7 @@ class VersionedAdmin(admin.ModelAdmin):
         queryset = super().get_queryset(request).select_related("clinic", "created_by")
         if request.user.is_superuser:
             return queryset
-        readable = access_of(request).readable
-        return queryset.filter(clinic__isnull=True) | queryset.filter(clinic__in=readable)
+        return queryset.visible_to(access_of(request).readable)
 
     def has_module_permission(self, request) -> bool:
         return request.user.is_superuser or bool(access_of(request).readable)
@@ -89,9 +88,7 @@ class VersionedAdmin(admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
-        obj.pk = None
-        obj.version = None
-        obj.created_by = request.user
+        obj.as_new_version(by=request.user)
         super().save_model(request, obj, form, change)
         self.message_user(request, f"Saved as version {obj.version}: {self.applies}", messages.INFO)
 

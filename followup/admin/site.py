@@ -29,7 +29,6 @@ from followup.models import (
     Severity,
 )
 from followup.models.alerts import SEVERITY_ORDER
-from followup.models.checkpoints import status_filter
 from followup.pipeline import alerts_lifecycle, waivers
 from followup.reads import charts
 from patients.access import access_of
@@ -132,27 +131,25 @@ def worklist(readable: frozenset[int]) -> dict:
         .order_by(SEVERITY_ORDER.desc(), "created_at")[:ROWS]
     )
     pending = Checkpoint.objects.filter(clinic_id__in=readable).select_related("patient")
-    unresolved = status_filter(CheckpointStatus.OPEN, now) | status_filter(
-        CheckpointStatus.UPCOMING, now
-    )
+    unresolved = pending.with_status((CheckpointStatus.OPEN, CheckpointStatus.UPCOMING), now)
     return {
         "now": now,
         "urgent_alerts": [(a, a.status_at(now)) for a in alerts],
         # An optional checkpoint is never overdue: it is not a task for anyone.
         "overdue": list(
-            pending.filter(status_filter(CheckpointStatus.OVERDUE, now), required=True).order_by(
+            pending.with_status(CheckpointStatus.OVERDUE, now)
+            .filter(required=True)
+            .order_by("due_at")[:ROWS]
+        ),
+        "workups_due": list(
+            unresolved.filter(kind=CheckpointKind.WORKUP, due_at__lte=now + timedelta(1)).order_by(
                 "due_at"
             )[:ROWS]
         ),
-        "workups_due": list(
-            pending.filter(
-                unresolved, kind=CheckpointKind.WORKUP, due_at__lte=now + timedelta(1)
-            ).order_by("due_at")[:ROWS]
-        ),
         "due_this_week": list(
-            pending.filter(
-                unresolved, kind=CheckpointKind.EXAM, due_at__lte=now + timedelta(7)
-            ).order_by("due_at")[:ROWS]
+            unresolved.filter(kind=CheckpointKind.EXAM, due_at__lte=now + timedelta(7)).order_by(
+                "due_at"
+            )[:ROWS]
         ),
     }
 

@@ -4,12 +4,10 @@ UTC."""
 import django_filters
 from django.utils import timezone
 
-from followup.pipeline.alerts_lifecycle import status_filter as alert_status_filter
 from patients.base.api.filters import IsoDateTimeFilter
 
 from ..models import Alert, AlertStatus, Checkpoint, CheckpointKind, CheckpointStatus, Severity
 from ..models.alerts import AlertCode
-from ..models.checkpoints import status_filter
 
 
 class CheckpointFilter(django_filters.FilterSet):
@@ -26,7 +24,7 @@ class CheckpointFilter(django_filters.FilterSet):
         fields = ["patient", "surgery", "status", "kind", "code"]
 
     def filter_status(self, queryset, name, value):
-        return queryset.filter(status_filter(value, timezone.now()))
+        return queryset.with_status(value, timezone.now())
 
 
 class AlertFilter(django_filters.FilterSet):
@@ -41,4 +39,4 @@ class AlertFilter(django_filters.FilterSet):
         fields = ["patient", "surgery", "status", "severity", "code"]
 
     def filter_status(self, queryset, name, value):
-        return queryset.filter(alert_status_filter(value, timezone.now()))
+        return queryset.with_status(value, timezone.now())

@@ -1,12 +1,14 @@
-"""Alert webhooks: every alert event, signed, in order, each answered with a 2xx once.
+"""The webhook channel of the outbox (outbox.py): every alert event to the clinics'
+receivers, signed, in order, each answered with a 2xx once.
 
 The outbox is the alerts' own history (pghistory's AlertEvent rows, written by a
 trigger in the same transaction as the change): nothing is lost between commit and
-send. Each endpoint keeps a cursor (`last_event_id`); delivery walks its clinic's
-events in order and advances the cursor after each 2xx. A failure waits with a backoff
-(per endpoint, doubling); after WEBHOOK_BREAKER_THRESHOLD failures in a row the circuit
-is open: one trial after at least the cool-down. After a day of failures an event is
-given up (and logged as such) so that one bad event cannot block the rest.
+send. What a run claims is the receiver: each endpoint keeps a cursor (`last_event_id`);
+delivery walks its clinic's events in order and advances the cursor after each 2xx. A
+failure waits with the outbox's backoff (RETRY: per endpoint, doubling); after
+WEBHOOK_BREAKER_THRESHOLD failures in a row the circuit is open: one trial after at least
+the cool-down. After a day of failures an event is given up (and logged as such) so that
+one bad event cannot block the rest.
 
 Nothing waits on the network inside a transaction or under a row lock. A run claims an
 endpoint with a conditional UPDATE (`claimed_by`, `claimed_at`), committed; before each
@@ -31,25 +33,35 @@ import hmac
 import json
 import logging
 import time
-import uuid
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from followup import outbound
 from followup.models import WebhookDelivery, WebhookEndpoint
 from followup.models.alerts import AlertEvent
 
+from . import outbox
+
 log = logging.getLogger(__name__)
 
-BATCH = 50
+BATCH = outbox.BATCH
 GIVE_UP_AFTER = timedelta(days=1)
 # Above the longest run (WEBHOOK_TASK_BUDGET, plus one request's deadline): a claim older
 # than this belongs to a run that died.
 CLAIM_LEASE = timedelta(minutes=2)
+CLAIMS = outbox.Claims(WebhookEndpoint, lease=CLAIM_LEASE)
+# Doubling from 30 s, at most an hour; at least the breaker's cool-down once the circuit
+# is open; an event failing for GIVE_UP_AFTER is given up.
+RETRY = outbox.Retry(
+    first=timedelta(seconds=30),
+    cap=timedelta(hours=1),
+    breaker=outbox.Breaker("WEBHOOK_BREAKER_THRESHOLD", "WEBHOOK_BREAKER_COOLDOWN"),
+    give_up_after=GIVE_UP_AFTER,
+)
 INTERRUPTED = "interrupted: the sender stopped before the answer was recorded"
 EVENT_TYPES = {"acknowledged": "alert.acknowledged", "resolved": "alert.resolved",
                "snoozed": "alert.snoozed", "open": "alert.updated"}  # fmt: skip
@@ -88,27 +100,19 @@ def sign(secret: str, body: bytes, at: int) -> str:
 
 
 def backoff(failures: int) -> timedelta:
-    """The wait after `failures` failed attempts in a row: doubling from 30 s, at most an
-    hour; at least the breaker's cool-down once the circuit is open."""
-    wait = timedelta(seconds=min(30 * 2 ** max(failures - 1, 0), 3600))
-    if failures >= settings.WEBHOOK_BREAKER_THRESHOLD:
-        wait = max(wait, settings.WEBHOOK_BREAKER_COOLDOWN)
-    return wait
+    """The wait after `failures` failed attempts in a row (RETRY)."""
+    return RETRY.wait(failures)
 
 
 def circuit_open(endpoint: WebhookEndpoint) -> bool:
-    return endpoint.consecutive_failures >= settings.WEBHOOK_BREAKER_THRESHOLD
+    return RETRY.breaker.is_open(endpoint.consecutive_failures)
 
 
-class Budget:
-    """What is left of one run's time (monotonic, so that a frozen test clock does not
-    stop it)."""
-
-    def __init__(self, seconds: float) -> None:
-        self.ends = time.monotonic() + seconds
-
-    def allows_one_more(self) -> bool:
-        return self.ends - time.monotonic() >= settings.WEBHOOK_TIMEOUT
+def _budget(seconds: float | None = None) -> outbox.Budget:
+    """One run's time (WEBHOOK_TASK_BUDGET): another delivery while one request's deadline
+    (WEBHOOK_TIMEOUT) is left."""
+    seconds = settings.WEBHOOK_TASK_BUDGET if seconds is None else seconds
+    return outbox.Budget(seconds, reserve=settings.WEBHOOK_TIMEOUT)
 
 
 def _post(endpoint: WebhookEndpoint, event: AlertEvent, attempt: int) -> outbound.Answer:
@@ -127,7 +131,7 @@ def deliver(now: datetime | None = None, budget: float | None = None) -> int:
     """Deliver what is due to every active endpoint, within `budget` seconds
     (WEBHOOK_TASK_BUDGET); returns the number delivered."""
     now = now or timezone.now()
-    clock = Budget(settings.WEBHOOK_TASK_BUDGET if budget is None else budget)
+    clock = _budget(budget)
     # The endpoint waiting longest since its last run goes first: a run cut by its budget
     # leaves the others to the next one, not to never.
     due = list(
@@ -147,9 +151,8 @@ def deliver(now: datetime | None = None, budget: float | None = None) -> int:
 
 
 def _claimable(now: datetime):
-    unclaimed = Q(claimed_by="") | Q(claimed_at__lt=timezone.now() - CLAIM_LEASE)
     return (
-        WebhookEndpoint.objects.filter(unclaimed, active=True)
+        WebhookEndpoint.objects.filter(CLAIMS.unclaimed(timezone.now()), active=True)
         .exclude(next_attempt_at__gt=now)
         .exclude(client__revoked_at__isnull=False)  # also when revoked without the signal
     )
@@ -170,30 +173,31 @@ def settled_event_id() -> int:
 
 
 def deliver_endpoint(
-    endpoint_id: int, now: datetime, settled: int | None = None, clock: Budget | None = None
+    endpoint_id: int,
+    now: datetime,
+    settled: int | None = None,
+    clock: outbox.Budget | None = None,
 ) -> int:
     """Claim the endpoint, send its next events one by one, release it."""
     settled = settled_event_id() if settled is None else settled
-    clock = clock or Budget(settings.WEBHOOK_TASK_BUDGET)
-    token = uuid.uuid4().hex
-    claimed = (
-        _claimable(now).filter(pk=endpoint_id).update(claimed_by=token, claimed_at=timezone.now())
-    )
-    if not claimed:
+    clock = clock or _budget()
+    run = outbox.new_run()
+    if not CLAIMS.one(_claimable(now).filter(pk=endpoint_id), run, timezone.now()):
         return 0  # another run has it, or it is not due
+    claim = WebhookEndpoint(pk=endpoint_id, claimed_by=run)
     try:
-        return _deliver_claimed(WebhookEndpoint.objects.get(pk=endpoint_id), token, now,
-                                settled, clock)  # fmt: skip
+        return _deliver_claimed(WebhookEndpoint.objects.get(pk=endpoint_id), now, settled, clock)
     finally:
-        WebhookEndpoint.objects.filter(pk=endpoint_id, claimed_by=token).update(claimed_by="")
+        CLAIMS.release(claim)
 
 
 def _deliver_claimed(
-    endpoint: WebhookEndpoint, token: str, now: datetime, settled: int, clock: Budget
+    endpoint: WebhookEndpoint, now: datetime, settled: int, clock: outbox.Budget
 ) -> int:
-    mine = WebhookEndpoint.objects.filter(pk=endpoint.pk, claimed_by=token)
+    """Its events in order, while the claim is this run's (`CLAIMS.mark`: False once it
+    was taken over by another run, this one having outlived CLAIM_LEASE)."""
     if endpoint.in_flight_event_id is not None:
-        _record_interrupted(endpoint, mine, now)
+        _record_interrupted(endpoint, now)
     events = (
         AlertEvent.objects.filter(
             pgh_id__gt=endpoint.last_event_id,
@@ -206,7 +210,7 @@ def _deliver_claimed(
     delivered = 0
     for event in events:
         if event.pgh_obj is None:  # the alert is gone with its patient: nothing to say
-            if not mine.update(last_event_id=event.pgh_id):
+            if not CLAIMS.mark(endpoint, last_event_id=event.pgh_id):
                 break
             continue
         if not clock.allows_one_more():
@@ -216,13 +220,11 @@ def _deliver_claimed(
             endpoint=endpoint, event_id=event.pgh_id, delivered=False
         ).count()  # fmt: skip
         # Committed before the POST: if this run dies waiting, the next one knows.
-        if not mine.update(in_flight_event_id=event.pgh_id, claimed_at=timezone.now()):
+        if not CLAIMS.mark(endpoint, in_flight_event_id=event.pgh_id, claimed_at=timezone.now()):
             break  # the claim was taken over (this run outlived CLAIM_LEASE)
         answer = _post(endpoint, event, attempt)
-        gave_up = not answer.ok and endpoint.failing_since is not None and (
-            now - endpoint.failing_since >= GIVE_UP_AFTER
-        )  # fmt: skip
-        if not _record(endpoint, mine, event, attempt, answer, gave_up, now):
+        gave_up = not answer.ok and RETRY.gives_up(endpoint.failing_since, now)
+        if not _record(endpoint, event, attempt, answer, gave_up, now):
             break
         delivered += answer.ok
         if not (answer.ok or gave_up):
@@ -232,7 +234,7 @@ def _deliver_claimed(
     return delivered
 
 
-def _record(endpoint, mine, event, attempt, answer: outbound.Answer, gave_up, now) -> bool:
+def _record(endpoint, event, attempt, answer: outbound.Answer, gave_up, now) -> bool:
     """The answer in the log and on the endpoint, in one short transaction, if the claim is
     still this run's; False when it is not (the log keeps what was seen all the same)."""
     if answer.ok or gave_up:
@@ -250,16 +252,17 @@ def _record(endpoint, mine, event, attempt, answer: outbound.Answer, gave_up, no
             error=answer.reason, delivered=answer.ok, gave_up=gave_up,
             duration_ms=answer.duration_ms, at=now,
         )  # fmt: skip
-        return bool(mine.update(
+        return CLAIMS.mark(
+            endpoint,
             in_flight_event_id=None,
             last_event_id=endpoint.last_event_id,
             failing_since=endpoint.failing_since,
             next_attempt_at=endpoint.next_attempt_at,
             consecutive_failures=endpoint.consecutive_failures,
-        ))  # fmt: skip
+        )
 
 
-def _record_interrupted(endpoint: WebhookEndpoint, mine, now: datetime) -> None:
+def _record_interrupted(endpoint: WebhookEndpoint, now: datetime) -> None:
     """A run died with this event posted and its answer not recorded: say so in the log;
     the event goes again (the cursor never moved past it)."""
     event = AlertEvent.objects.filter(pgh_id=endpoint.in_flight_event_id).first()
@@ -274,5 +277,5 @@ def _record_interrupted(endpoint: WebhookEndpoint, mine, now: datetime) -> None:
             )  # fmt: skip
             log.warning("Webhook %s: event %s was in flight when its run stopped; sent again",
                         endpoint.pk, event.pgh_id)  # fmt: skip
-        mine.update(in_flight_event_id=None)
+        CLAIMS.mark(endpoint, in_flight_event_id=None)
     endpoint.in_flight_event_id = None

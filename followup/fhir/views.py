@@ -9,7 +9,6 @@ from rest_framework.exceptions import NotFound, ParseError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from followup.pipeline import alerts_lifecycle
 from imaging.models import Finding, ImagingExam
 from patients.base.api.read_audit import AuditedReads
 from patients.base.api.scoping import readable_clinic_ids
@@ -114,8 +113,7 @@ class FlagViewSet(ResourceViewSet):
     queryset = Alert.objects.all()
 
     def search(self, queryset, params):
-        open_now = alerts_lifecycle.status_filter(AlertStatus.OPEN, timezone.now())
-        return super().search(queryset, params).filter(open_now)
+        return super().search(queryset, params).with_status(AlertStatus.OPEN, timezone.now())
 
     def to_fhir(self, row):
         return followup_resources.flag(row, timezone.now())

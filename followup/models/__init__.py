@@ -1,13 +1,14 @@
 """The follow-up's models, one module per concept: alerts, checkpoints, protocols,
-thresholds, surgery plans, notifications, integration."""
+thresholds, surgery plans, notifications, webhooks, integration (idempotency keys)."""
 
 from .alerts import Alert, AlertStatus, Severity
 from .checkpoints import Checkpoint, CheckpointKind, CheckpointStatus
-from .integration import IdempotencyKey, WebhookDelivery, WebhookEndpoint
+from .integration import IdempotencyKey
 from .notifications import Email, EmailKind, EmailStatus, Subscription
 from .plans import SurgeryPlan, plan_of
 from .protocols import CheckpointDefinition, Protocol
 from .thresholds import Thresholds
+from .webhooks import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "Alert",

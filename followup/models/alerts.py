@@ -1,5 +1,7 @@
 """Alerts: what needs a person, one open alert per cause."""
 
+from datetime import datetime
+
 import pghistory
 from django.conf import settings
 from django.db import models
@@ -62,6 +64,18 @@ DEADLINE_CODES = frozenset({AlertCode.WORKUP_OVERDUE, AlertCode.CHECKPOINT_OVERD
 FINDING_CODES = frozenset(AlertCode) - DEADLINE_CODES
 
 
+class AlertQuerySet(models.QuerySet):
+    def with_status(self, status: str, now: datetime) -> "AlertQuerySet":
+        """Alerts whose status is `status` as seen at `now` (`Alert.status_at`): a snooze
+        that has run out is open."""
+        woken = Q(status=AlertStatus.SNOOZED, snoozed_until__lte=now)
+        if status == AlertStatus.OPEN:
+            return self.filter(Q(status=AlertStatus.OPEN) | woken)
+        if status == AlertStatus.SNOOZED:
+            return self.filter(Q(status=AlertStatus.SNOOZED) & ~woken)
+        return self.filter(status=status)
+
+
 # Every transition (acknowledged, snoozed, resolved) is kept, with who made it.
 @pghistory.track(
     pghistory.InsertEvent(),
@@ -107,6 +121,8 @@ class Alert(models.Model):
     auto_resolved = models.BooleanField(
         default=False, help_text="Resolved by the service because its cause is gone."
     )
+
+    objects = AlertQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -4,6 +4,9 @@ What is stored is what the sweep needs (`overdue_at`, `overdue_since`); the stat
 person sees is derived from it and the clock, so it is right between two sweeps.
 """
 
+import functools
+import operator
+from collections.abc import Iterable
 from datetime import datetime
 
 import pghistory
@@ -41,8 +44,15 @@ UNRESOLVED = ~Q(kind=CheckpointKind.MILESTONE) & Q(
 )
 
 
-def status_filter(status: str, now: datetime) -> Q:
-    """The rows that `Checkpoint.status_at(now)` would call `status`."""
+class CheckpointQuerySet(models.QuerySet):
+    def with_status(self, status: str | Iterable[str], now: datetime) -> "CheckpointQuerySet":
+        """The rows that `Checkpoint.status_at(now)` would call `status` (or any of these
+        statuses)."""
+        statuses = [status] if isinstance(status, str) else list(status)
+        return self.filter(functools.reduce(operator.or_, (_status_q(s, now) for s in statuses)))
+
+
+def _status_q(status: str, now: datetime) -> Q:
     milestone = Q(kind=CheckpointKind.MILESTONE)
     match status:
         case CheckpointStatus.PASSED:
@@ -129,6 +139,8 @@ class Checkpoint(models.Model):
     overdue_since = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = CheckpointQuerySet.as_manager()
 
     class Meta:
         ordering = ["opens_at", "due_at", "id"]

@@ -1,8 +1,9 @@
 """Follow-up protocols: which checkpoints a surgery should reach, as editable data.
 
-A protocol is versioned: a version that has been used is never changed; editing
-it in the admin saves a new version, which new surgeries get. Patients already
-scheduled keep the version they were planned with until staff re-plan them.
+A protocol is versioned per clinic, or shared (versioned.py): a version that has been
+used is never changed; editing it in the admin saves a new version, which new surgeries
+get. Patients already scheduled keep the version they were planned with until staff
+re-plan them.
 """
 
 from django.contrib.postgres.fields import ArrayField
@@ -13,6 +14,7 @@ from imaging.models import Modality
 from patients.models import ProcedureFamily
 
 from .alerts import Severity
+from .versioned import VersionedModel, VersionedQuerySet, clinic_field
 
 
 class CheckpointKind(models.TextChoices):
@@ -30,34 +32,18 @@ class ProtocolFamily(models.TextChoices):
     WORKUPS = "workups", "Symptom work-ups"
 
 
-class ProtocolQuerySet(models.QuerySet):
+class ProtocolQuerySet(VersionedQuerySet):
     def current(self, family: str, clinic_id: int | None) -> "Protocol | None":
         """What a new surgery gets: the clinic's newest version, else the shared default's."""
-        return (
-            self.filter(family=family)
-            .filter(models.Q(clinic_id=clinic_id) | models.Q(clinic__isnull=True))
-            .order_by(models.F("clinic_id").asc(nulls_last=True), "-version")
-            .first()
-        )
+        return self.in_force(clinic_id, family=family)
 
 
-class Protocol(models.Model):
+class Protocol(VersionedModel):
+    line = ("family",)
+
     family = models.CharField(max_length=16, choices=ProtocolFamily)
-    clinic = models.ForeignKey(
-        "patients.Clinic",
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="protocols",
-        help_text="Empty: the default every clinic starts from.",
-    )
-    version = models.PositiveIntegerField(editable=False)
+    clinic = clinic_field("protocols")
     name = models.CharField(max_length=200)
-    notes = models.TextField(blank=True, help_text="What changed in this version, and why.")
-    created_at = models.DateTimeField(auto_now_add=True)
-    created_by = models.ForeignKey(
-        "auth.User", null=True, blank=True, on_delete=models.SET_NULL, editable=False
-    )
 
     objects = ProtocolQuerySet.as_manager()
 
@@ -72,15 +58,7 @@ class Protocol(models.Model):
         ]
 
     def __str__(self) -> str:
-        owner = self.clinic.slug if self.clinic_id else "default"
-        return f"{self.name} v{self.version} ({owner})"
-
-    def save(self, *args, **kwargs):
-        if self.version is None:
-            versions = Protocol.objects.filter(family=self.family, clinic=self.clinic)
-            latest = versions.aggregate(models.Max("version"))
-            self.version = (latest["version__max"] or 0) + 1
-        super().save(*args, **kwargs)
+        return f"{self.name} v{self.version} ({self.owner})"
 
 
 class CheckpointDefinition(models.Model):

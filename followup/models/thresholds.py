@@ -1,90 +1,81 @@
 """The numbers the findings rules compare against (CLINICAL_RULES §4), as clinic data.
 
-Versioned like protocols: saving in the admin creates a new version; the newest
+Versioned like protocols (versioned.py): saving in the admin creates a new version; the newest
 version of the clinic (else of the shared default) is the one in force, which a
 surgery is pinned to when it is planned (`Surgery.thresholds`). The surgery keeps it,
 as it keeps its protocol version, until staff re-plan it (CLINICAL_RULES §4).
 """
 
-from decimal import Decimal
-
 from django.db import models
 
+from ..rules import Limits
+from ..rules.recurrence import RecurrenceLimits
+from .versioned import VersionedModel, VersionedQuerySet, clinic_field
 
-class ThresholdsQuerySet(models.QuerySet):
+# The defaults are the rules' own (one place for each number); a migration keeps the
+# values it was written with.
+LIMITS, PATTERN = Limits(), RecurrenceLimits()
+
+
+class ThresholdsQuerySet(VersionedQuerySet):
     def current(self, clinic_id: int | None) -> "Thresholds":
         """What a surgery planned now is pinned to."""
-        found = (
-            self.filter(models.Q(clinic_id=clinic_id) | models.Q(clinic__isnull=True))
-            .order_by(models.F("clinic_id").asc(nulls_last=True), "-version")
-            .first()
-        )
-        return found or Thresholds()  # the defaults, if the table were ever emptied
+        return self.in_force(clinic_id) or Thresholds()  # the defaults, if the table were emptied
 
 
-class Thresholds(models.Model):
-    clinic = models.ForeignKey(
-        "patients.Clinic",
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="thresholds",
-        help_text="Empty: the default every clinic starts from.",
-    )
-    version = models.PositiveIntegerField(editable=False)
-    notes = models.TextField(blank=True, help_text="What changed in this version, and why.")
-    created_at = models.DateTimeField(auto_now_add=True)
-    created_by = models.ForeignKey(
-        "auth.User", null=True, blank=True, on_delete=models.SET_NULL, editable=False
-    )
+class Thresholds(VersionedModel):
+    clinic = clinic_field("thresholds")
 
     screw_lucency_mm = models.DecimalField(
-        max_digits=5, decimal_places=2, default=Decimal("2"),
+        max_digits=5, decimal_places=2, default=LIMITS.screw_lucency_mm,
         help_text="Loosening: resorption wider than this around a screw (Guide).",
     )  # fmt: skip
     spacer_min_distance_mm = models.DecimalField(
-        max_digits=5, decimal_places=2, default=Decimal("2"),
+        max_digits=5, decimal_places=2, default=LIMITS.spacer_min_distance_mm,
         help_text="A spacer closer than this to the posterior corner is too posterior (Guide).",
     )  # fmt: skip
     spacer_migration_mm = models.DecimalField(
-        max_digits=5, decimal_places=2, default=Decimal("2"),
+        max_digits=5, decimal_places=2, default=LIMITS.spacer_migration_mm,
         help_text="Spacer moved: distance differs from the baseline film by more than this "
         "(default, not from the seeds).",
     )  # fmt: skip
     # The end of early changes and the gadolinium cutoff are the protocol's milestones
     # (`early_changes_end`, `gadolinium_cutoff`): one place for each number.
     delayed_fusion_days = models.PositiveIntegerField(
-        default=270, help_text="No bridging after this day: delayed fusion."
+        default=LIMITS.delayed_fusion_days, help_text="No bridging after this day: delayed fusion."
     )
     fusion_expected_days = models.PositiveIntegerField(
-        default=365, help_text="From this day no continuous bridging suggests pseudarthrosis; "
+        default=LIMITS.fusion_expected_days,
+        help_text="From this day no continuous bridging suggests pseudarthrosis; "
         "bone-scan uptake before it is not evidence.",
     )  # fmt: skip
     pi_ll_mismatch_deg = models.DecimalField(
-        max_digits=5, decimal_places=1, default=Decimal("10"),
+        max_digits=5, decimal_places=1, default=LIMITS.pi_ll_mismatch_deg,
         help_text="PI minus LL above this is malalignment (SRS-Schwab, not from the seeds).",
     )  # fmt: skip
     cumulative_dose_msv = models.DecimalField(
-        max_digits=7, decimal_places=2, default=Decimal("20"),
+        max_digits=7, decimal_places=2, default=LIMITS.cumulative_dose_msv,
         help_text="Effective dose over the dose window above this (default, not from the seeds).",
     )  # fmt: skip
-    dose_window_days = models.PositiveIntegerField(default=365)
+    dose_window_days = models.PositiveIntegerField(default=LIMITS.dose_window_days)
     modality_mismatch_days = models.PositiveIntegerField(
-        default=30,
+        default=LIMITS.modality_mismatch_days,
         help_text="An MR with no radiograph or CT this many days around it, where the question "
         "is hardware or fusion (default, not from the seeds).",
     )
 
     pain_free_nrs = models.PositiveSmallIntegerField(
-        default=3, help_text="Back pain (NRS) at or below this is a pain-free interval (§6)."
+        default=PATTERN.pain_free_nrs,
+        help_text="Back pain (NRS) at or below this is a pain-free interval (§6).",
     )
     recurrence_rise_nrs = models.PositiveSmallIntegerField(
-        default=2,
+        default=PATTERN.recurrence_rise_nrs,
         help_text="A rise of this many NRS points after it is a recurrence (MCID, not from "
         "the seeds).",
     )
     recurrence_min_days = models.PositiveIntegerField(
-        default=90, help_text="A recurrence counts from this day after surgery."
+        default=PATTERN.recurrence_min_days,
+        help_text="A recurrence counts from this day after surgery.",
     )
 
     objects = ThresholdsQuerySet.as_manager()
@@ -99,11 +90,4 @@ class Thresholds(models.Model):
         ]
 
     def __str__(self) -> str:
-        owner = self.clinic.slug if self.clinic_id else "default"
-        return f"Thresholds v{self.version} ({owner})"
-
-    def save(self, *args, **kwargs):
-        if self.version is None:
-            latest = Thresholds.objects.filter(clinic=self.clinic).aggregate(models.Max("version"))
-            self.version = (latest["version__max"] or 0) + 1
-        super().save(*args, **kwargs)
+        return f"Thresholds v{self.version} ({self.owner})"

@@ -16,16 +16,6 @@ from followup.models.alerts import DEADLINE_CODES, AlertCode
 ACTIVE = ~Q(status=AlertStatus.RESOLVED)
 
 
-def status_filter(status: str, now: datetime) -> Q:
-    """Alerts whose status is `status` as seen at `now`: a snooze that has run out is open."""
-    woken = Q(status=AlertStatus.SNOOZED, snoozed_until__lte=now)
-    if status == AlertStatus.OPEN:
-        return Q(status=AlertStatus.OPEN) | woken
-    if status == AlertStatus.SNOOZED:
-        return Q(status=AlertStatus.SNOOZED) & ~woken
-    return Q(status=status)
-
-
 class TransitionRefused(Exception):
     pass
 

@@ -13,6 +13,16 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
+class RecurrenceLimits:
+    """The pattern's numbers by default (each clinic's are its Thresholds, whose field
+    defaults are read from here)."""
+
+    pain_free_nrs: int = 3
+    recurrence_rise_nrs: int = 2  # MCID, not from the seeds
+    recurrence_min_days: int = 90
+
+
+@dataclass(frozen=True)
 class Score:
     id: int
     day: int  # days since surgery

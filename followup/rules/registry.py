@@ -8,6 +8,8 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from .default_protocols import EARLY_CHANGES, GADOLINIUM_CUTOFF
+
 
 class Severity(StrEnum):
     """How much a finding matters, least to most. Defined here, without Django, because
@@ -63,15 +65,18 @@ class ExamFacts:
 
 @dataclass(frozen=True)
 class Limits:
-    """The clinic's thresholds (followup.models.Thresholds), as plain numbers."""
+    """The clinic's thresholds (followup.models.Thresholds), as plain numbers.
+
+    The defaults here are the only ones: the Thresholds model's field defaults are read
+    from them, and the milestone days from the default protocols."""
 
     screw_lucency_mm: Decimal = Decimal("2")
     spacer_min_distance_mm: Decimal = Decimal("2")
     spacer_migration_mm: Decimal = Decimal("2")
     # Days of the surgery's protocol milestones `early_changes_end` and
     # `gadolinium_cutoff`; None where its protocol has no such milestone.
-    early_changes_days: int | None = 183
-    gadolinium_cutoff_days: int | None = 183
+    early_changes_days: int | None = EARLY_CHANGES["due_day"]
+    gadolinium_cutoff_days: int | None = GADOLINIUM_CUTOFF["due_day"]
     delayed_fusion_days: int = 270
     fusion_expected_days: int = 365
     pi_ll_mismatch_deg: Decimal = Decimal("10")
