@@ -1,9 +1,8 @@
 """The follow-up's models, one module per concept: alerts, checkpoints, protocols,
-thresholds, surgery plans, notifications, webhooks, integration (idempotency keys)."""
+thresholds, surgery plans, notifications, webhooks."""
 
 from .alerts import Alert, AlertStatus, Severity
 from .checkpoints import Checkpoint, CheckpointKind, CheckpointStatus
-from .integration import IdempotencyKey
 from .notifications import Email, EmailKind, EmailStatus, Subscription
 from .plans import SurgeryPlan, plan_of
 from .protocols import CheckpointDefinition, Protocol
@@ -20,7 +19,6 @@ __all__ = [
     "Email",
     "EmailKind",
     "EmailStatus",
-    "IdempotencyKey",
     "Protocol",
     "Severity",
     "Subscription",

@@ -1,7 +1,9 @@
 """The patients app's models, one module per concept: tenancy (clinics, staff, API
-clients), records (patients, surgeries, events, assessments), reads (the read audit).
+clients), records (patients, surgeries, events, assessments), reads (the read audit),
+idempotency (replayable POSTs).
 Every name is re-exported here: `from patients.models import X` is the way in."""
 
+from .idempotency import IdempotencyKey
 from .reads import RecordRead
 from .records import (
     PROCEDURE_FAMILY,
@@ -47,6 +49,7 @@ __all__ = [
     "EventCode",
     "EventSource",
     "Hardware",
+    "IdempotencyKey",
     "LumbarVertebrae",
     "Membership",
     "Patient",

@@ -13,9 +13,9 @@ import re
 import pytest
 from django.db import connection
 
-from followup.models import IdempotencyKey
 from imaging.models import Finding, ImagingExam
 from patients.base.api.idempotency import HEADER
+from patients.models import IdempotencyKey
 from tests import factories
 
 DEADLOCK, SERIALIZATION = "40P01", "40001"

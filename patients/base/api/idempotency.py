@@ -14,7 +14,7 @@ from rest_framework import status
 from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 
-from followup.models import IdempotencyKey
+from patients.models import IdempotencyKey
 
 RETENTION = timedelta(hours=48)
 HEADER = "Idempotency-Key"

@@ -2,10 +2,10 @@
 
 import pytest
 
-from followup.models import Alert, IdempotencyKey, Severity
+from followup.models import Alert, Severity
 from followup.models.alerts import AlertCode, AlertEvent
 from imaging.models import ImagingExam
-from patients.models import Patient
+from patients.models import IdempotencyKey, Patient
 from tests import factories
 from tests.api import exam_body, post
 from tests.conftest import persona_with

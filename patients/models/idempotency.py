@@ -1,4 +1,5 @@
-"""What EHR integrations rely on: replayable POSTs (the alert webhooks: webhooks.py)."""
+"""Replayable POSTs: the first answer to each `Idempotency-Key`, kept for a retry (the API
+base's patients/base/api/idempotency.py writes and reads them)."""
 
 from django.db import models
 
@@ -18,6 +19,9 @@ class IdempotencyKey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
+        # Its table kept the name it had when the model lived in followup/ (a state-only
+        # move: renaming it would make a patients migration depend on followup's).
+        db_table = "followup_idempotencykey"
         constraints = [
             models.UniqueConstraint(fields=["owner", "key"], name="idempotency_unique_key")
         ]
