@@ -344,6 +344,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*"),
         "options": {"expires": 50},
     },
+    # FHIR subscriptions: notifications, and the heartbeats (periods of a minute or more).
+    "fhir-subscriptions": {
+        "task": "followup.tasks.deliver_fhir_subscriptions",
+        "schedule": crontab(minute="*"),
+        "options": {"expires": 50},
+    },
     # Proves beat is alive and its messages get through (/healthz/deep).
     "heartbeat": {
         "task": "followup.tasks.beat_tick",

@@ -17,7 +17,7 @@ from imaging.signals import exams_written_in_bulk
 from patients.models import ApiClient, Assessment, ClinicalEvent, Surgery, client_revoked
 from patients.signals import clinical_event_recorded
 
-from .models import Alert, WebhookEndpoint
+from .models import Alert, FhirSubscription, FhirSubscriptionStatus, WebhookEndpoint
 
 
 def _patients_surgeries(patient_id: int):
@@ -75,6 +75,9 @@ def exams_written_in_bulk_mark_stale(sender, surgery_ids, **kwargs):
 
 @receiver(client_revoked, sender=ApiClient, dispatch_uid="followup.client_revoked")
 def client_revoked_disables_its_webhooks(sender, client: ApiClient, **kwargs):
-    """A revoked integration receives nothing more: the receivers it registered stop, in the
-    revoking transaction (their delivery log stays)."""
+    """A revoked integration receives nothing more: the receivers it registered stop, and its
+    FHIR subscriptions are turned off, in the revoking transaction (their log stays)."""
     WebhookEndpoint.objects.filter(client=client, active=True).update(active=False)
+    FhirSubscription.objects.filter(client=client).exclude(
+        status=FhirSubscriptionStatus.OFF
+    ).update(status=FhirSubscriptionStatus.OFF, reason="The client was revoked.")

@@ -1,6 +1,6 @@
 """The CapabilityStatement at /fhir/r4/metadata: what this server does, and no more."""
 
-from . import codes
+from . import codes, subscriptions
 
 # The date this statement last changed (a CapabilityStatement's `date`).
 STATEMENT_DATE = "2026-11-01"
@@ -90,7 +90,10 @@ def capability_statement(base_url: str) -> dict:
                     "description": "Bearer tokens of integration clients; staff use the "
                     "session of the admin.",
                 },
-                "resource": [_resource(name) for name in SERVED],
+                "resource": [
+                    *(_resource(name) for name in SERVED),
+                    *subscriptions.capability_resources(),
+                ],
                 "interaction": [
                     {
                         "code": "transaction",

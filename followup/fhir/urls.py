@@ -28,4 +28,18 @@ for resource_type, viewset in VIEWSETS.items():
             name=f"fhir-{resource_type}",
         ),
     ]
+urlpatterns += [
+    path(
+        "Subscription",
+        views.SubscriptionViewSet.as_view({"get": "list", "post": "create"}),
+        name="fhir-Subscription-search",
+    ),
+    path(
+        "Subscription/<str:pk>",
+        views.SubscriptionViewSet.as_view({"get": "retrieve", "delete": "destroy"}),
+        name="fhir-Subscription",
+    ),
+    path("Basic", views.TopicViewSet.as_view({"get": "list"}), name="fhir-Basic-search"),
+    path("Basic/<str:pk>", views.TopicViewSet.as_view({"get": "retrieve"}), name="fhir-Basic"),
+]
 urlpatterns.append(re_path(r"^(?P<path>.+)$", views.UnknownView.as_view()))

@@ -4,8 +4,11 @@ Scoping is the REST API's: a resource of another clinic does not exist (404).
 Each search costs a fixed number of queries, whatever the number of rows.
 """
 
+from functools import partial
+
+from django.db import transaction
 from django.utils import timezone
-from rest_framework.exceptions import NotFound, ParseError
+from rest_framework.exceptions import NotFound, ParseError, PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -13,16 +16,19 @@ from imaging.models import Finding, ImagingExam
 from patients.base.api.read_audit import AuditedReads
 from patients.base.api.scoping import readable_clinic_ids
 from patients.base.api.viewsets import ClinicScopedViewSet
-from patients.models import Assessment, Patient, Surgery
+from patients.models import ApiClient, Assessment, Patient, Surgery
 
-from ..models import Alert, AlertStatus
-from . import followup_resources, observations, resources
-from .bundles import base_url, operation_outcome, searchset
+from ..models import Alert, AlertStatus, FhirSubscription, FhirSubscriptionStatus
+from ..pipeline.refresh import nudge
+from . import followup_resources, observations, resources, subscriptions
+from .bundles import BASE_PATH, Issue, base_url, operation_outcome, searchset
 from .capability import capability_statement
 from .entries import Refused
 from .importer import import_bundle
 from .rendering import FhirMixin
 from .search import SearchPagination, check_params, patient_id, with_identifier
+
+SUBSCRIPTIONS_TASK = "followup.tasks.deliver_fhir_subscriptions"
 
 
 def _not_found(resource_type: str, resource_id: str) -> NotFound:
@@ -162,6 +168,88 @@ class ObservationView(FhirMixin, AuditedReads, APIView):
                 if row is not None and getattr(row, score) is not None:
                     return observations.score(row, score)
         raise _not_found("Observation", pk)
+
+
+class SubscriptionViewSet(FhirMixin, ClinicScopedViewSet):
+    """`Subscription`: create, read, search and delete a client's own subscriptions; another
+    client's, of this clinic or another, does not exist (404). Deleting turns it off."""
+
+    queryset = FhirSubscription.objects.all()
+    audit_patient_field = None
+    pagination_class = SearchPagination
+    filter_backends = []
+
+    def get_queryset(self):
+        # Only an integration client has subscriptions (`initial` refuses the others).
+        return super().get_queryset().filter(client=self.request.auth)
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if not isinstance(request.auth, ApiClient):
+            raise PermissionDenied("A Subscription belongs to an integration client's token.")
+
+    def _row(self, pk: str) -> FhirSubscription:
+        row = self.get_queryset().filter(pk=int(pk)).first() if pk.isdecimal() else None
+        if row is None:
+            raise _not_found("Subscription", pk)
+        return row
+
+    def list(self, request):
+        check_params(request.query_params, set())
+        live = self.get_queryset().exclude(status=FhirSubscriptionStatus.OFF)
+        page = self.paginate_queryset(live)
+        found = [subscriptions.subscription(row) for row in page]
+        return Response(searchset(request, found, self.paginator.get_next_link()))
+
+    def retrieve(self, request, pk: str):
+        row = self._row(pk)
+        if row.status == FhirSubscriptionStatus.OFF:
+            gone = Issue("deleted", f"Subscription/{pk} was deleted.")
+            return Response(operation_outcome([gone]), status=410)
+        return Response(subscriptions.subscription(row))
+
+    def create(self, request):
+        client = request.auth
+        patients = Patient.objects.filter(clinic_id=client.clinic_id)
+        try:
+            asked = subscriptions.read(request.data, lambda pk: patients.filter(pk=pk).exists())
+        except Refused as refused:
+            return Response(operation_outcome(refused.issues), status=400)
+        row = FhirSubscription.objects.create(
+            clinic_id=client.clinic_id, client=client, **vars(asked)
+        )
+        # The handshake goes from the delivery worker, after this transaction commits.
+        transaction.on_commit(partial(nudge, SUBSCRIPTIONS_TASK))
+        location = request.build_absolute_uri(f"{BASE_PATH}Subscription/{row.pk}")
+        body = subscriptions.subscription(row, with_secret=True)
+        return Response(body, status=201, headers={"Location": location})
+
+    def destroy(self, request, pk: str):
+        row = self._row(pk)
+        row.status = FhirSubscriptionStatus.OFF
+        row.save(update_fields=["status", "updated_at"])
+        return Response(status=204)
+
+
+class TopicViewSet(FhirMixin, ClinicScopedViewSet):
+    """The SubscriptionTopics, as R4 `Basic` resources: the same for every client."""
+
+    queryset = FhirSubscription.objects.none()  # no rows: the topics are code
+    audit_patient_field = None
+    filter_backends = []
+
+    def list(self, request):
+        check_params(request.query_params, {"code"})
+        code = request.query_params.get("code", "SubscriptionTopic").rpartition("|")[2]
+        topics = subscriptions.TOPICS.values() if code == "SubscriptionTopic" else []
+        found = [subscriptions.topic_resource(t) for t in topics]
+        return Response(searchset(request, found, None))
+
+    def retrieve(self, request, pk: str):
+        topic = next((t for t in subscriptions.TOPICS.values() if t.basic_id == pk), None)
+        if topic is None:
+            raise _not_found("Basic", pk)
+        return Response(subscriptions.topic_resource(topic))
 
 
 class CapabilityView(FhirMixin, APIView):

@@ -1,8 +1,9 @@
 """The follow-up's models, one module per concept: alerts, checkpoints, protocols,
-thresholds, surgery plans, notifications, webhooks."""
+thresholds, surgery plans, notifications, webhooks, FHIR subscriptions."""
 
 from .alerts import Alert, AlertStatus, Severity
 from .checkpoints import Checkpoint, CheckpointKind, CheckpointStatus
+from .fhir_subscriptions import FhirSubscription, FhirSubscriptionStatus, FhirTopic, PayloadContent
 from .notifications import Email, EmailKind, EmailStatus, Subscription
 from .plans import SurgeryPlan, plan_of
 from .protocols import CheckpointDefinition, Protocol
@@ -19,6 +20,10 @@ __all__ = [
     "Email",
     "EmailKind",
     "EmailStatus",
+    "FhirSubscription",
+    "FhirSubscriptionStatus",
+    "FhirTopic",
+    "PayloadContent",
     "Protocol",
     "Severity",
     "Subscription",
