@@ -228,3 +228,12 @@ def test_the_topics_are_discoverable(integration_a):
         "search-type",
         "delete",
     }
+
+
+def test_revoking_the_client_turns_its_subscriptions_off(integration_a, clinic_a):
+    mine = created(integration_a, subscription())
+    other_client = persona_with(clinic_a, "Another EHR of A")
+    theirs = created(other_client, subscription())
+    integration_a.client.revoke()
+    statuses = dict(FhirSubscription.objects.values_list("pk", "status"))
+    assert statuses == {int(mine["id"]): "off", int(theirs["id"]): "requested"}
