@@ -1,9 +1,12 @@
-"""The site's URL map: the admin, /api/v1/ (the three apps), FHIR, the API schema and docs,
-the health checks."""
+"""The site's URL map: the admin, /api/v1/ (the three apps), FHIR with SMART Backend
+Services' discovery and token endpoint, CDS Hooks, the API schema and docs, the health
+checks."""
 
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from patients.base.smart import views as smart
 
 from .health import healthz, healthz_deep
 
@@ -19,6 +22,14 @@ api_v1 = [
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
+    path(".well-known/smart-configuration", smart.smart_configuration, name="smart-configuration"),
+    path("auth/token", smart.token, name="smart-token"),
+    # Before FHIR's catch-all: a SMART client looks for it under the FHIR base.
+    path(
+        "fhir/r4/.well-known/smart-configuration",
+        smart.smart_configuration,
+        name="fhir-smart-configuration",
+    ),
     path("fhir/r4/", include("followup.fhir.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),

@@ -123,6 +123,7 @@ class ObservationView(FhirMixin, AuditedReads, APIView):
     """Findings and scores of one patient; two tables, so a search needs `patient` and
     answers in one page."""
 
+    resource_type = "Observation"  # what a SMART token needs a grant for (HasScope)
     audit_patient_field = "fhir"  # reads are audited (patients/base/api/read_audit.py)
 
     def get(self, request, pk: str | None = None):
