@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from patients.base.smart import views as smart
 
+from .cds import views as cds
 from .health import healthz, healthz_deep
 
 # Uncaught errors under /api/ and /fhir/ answer in their own shape, not an HTML page.
@@ -31,6 +32,8 @@ urlpatterns = [
         name="fhir-smart-configuration",
     ),
     path("fhir/r4/", include("followup.fhir.urls")),
+    path("cds-services", cds.DiscoveryView.as_view(), name="cds-discovery"),
+    path("cds-services/<slug:service_id>", cds.HookView.as_view(), name="cds-service"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
     path("healthz", healthz, name="healthz"),

@@ -328,7 +328,7 @@ def test_a_jwks_that_is_not_public_rs384_or_es384_keys_is_refused(
         jwks = {"keys": [{**private, "kid": "k"}]}
     path = tmp_path / "jwks.json"
     path.write_text(__import__("json").dumps(jwks))
-    with pytest.raises(Exception, match="jwks.json"):
+    with pytest.raises(Exception, match=r"jwks\.json"):
         call_command("create_smart_client", "clinic-a", "Bad", "--jwks", str(path))
     assert not SmartClient.objects.exists()
 
@@ -348,8 +348,12 @@ def test_a_manager_registers_a_client_in_the_admin(manager_a_browser, clinic_a, 
 
     answer = manager_a_browser.post(
         "/admin/patients/smartclient/add/",
-        {"clinic": clinic_a.pk, "name": "From the admin", "jwks": json.dumps(rsa_key.jwks()),
-         "scopes": ["read"]},  # fmt: skip
+        {
+            "clinic": clinic_a.pk,
+            "name": "From the admin",
+            "jwks": json.dumps(rsa_key.jwks()),
+            "scopes": ["read"],
+        },
         follow=True,
     )
     assert answer.status_code == 200
