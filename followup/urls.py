@@ -25,12 +25,6 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path(".well-known/smart-configuration", smart.smart_configuration, name="smart-configuration"),
     path("auth/token", smart.token, name="smart-token"),
-    # Before FHIR's catch-all: a SMART client looks for it under the FHIR base.
-    path(
-        "fhir/r4/.well-known/smart-configuration",
-        smart.smart_configuration,
-        name="fhir-smart-configuration",
-    ),
     path("fhir/r4/", include("followup.fhir.urls")),
     path("cds-services", cds.DiscoveryView.as_view(), name="cds-discovery"),
     path("cds-services/<slug:service_id>", cds.HookView.as_view(), name="cds-service"),
