@@ -286,6 +286,10 @@ SPECTACULAR_SETTINGS = {
     "PREPROCESSING_HOOKS": ["patients.base.api.schema.only_rest_api"],
 }
 
+# SMART Backend Services (patients/base/smart/, docs/fhir.md "SMART"): how long an access
+# token lives. Short: a stolen one is soon worthless, and revoking the client ends them all.
+SMART_ACCESS_TOKEN_SECONDS = env_int("SMART_ACCESS_TOKEN_SECONDS", 300)
+
 # Outbound requests (followup/outbound.py; docs/security.md "Outbound requests"): https
 # only, and public addresses only, unless told otherwise (`make run` and the tests' own
 # receivers on 127.0.0.1 turn both on). WEBHOOK_TIMEOUT is one request's total deadline.

@@ -2,6 +2,8 @@
 
 from django.urls import path, re_path
 
+from patients.base.smart.views import smart_configuration
+
 from . import views
 
 VIEWSETS = {
@@ -16,6 +18,12 @@ VIEWSETS = {
 urlpatterns = [
     path("", views.TransactionView.as_view(), name="fhir-transaction"),
     path("metadata", views.CapabilityView.as_view(), name="fhir-metadata"),
+    # SMART clients look for it under the FHIR base too (SMART App Launch v2).
+    path(
+        ".well-known/smart-configuration",
+        smart_configuration,
+        name="fhir-smart-configuration",
+    ),
     path("Observation", views.ObservationView.as_view(), name="fhir-observation-search"),
     path("Observation/<str:pk>", views.ObservationView.as_view(), name="fhir-observation"),
 ]

@@ -219,6 +219,7 @@ class ObservationView(FhirMixin, AuditedReads, APIView):
     """Findings and scores of one patient: two tables, paged as one
     (followup/fhir/observation_search.py)."""
 
+    resource_type = "Observation"  # what a SMART token needs a grant for (HasScope)
     audit_patient_field = "fhir"  # reads are audited (patients/base/api/read_audit.py)
 
     def get(self, request, pk: str | None = None):

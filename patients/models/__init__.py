@@ -1,6 +1,7 @@
 """The patients app's models, one module per concept: tenancy (clinics, staff, API
-clients), records (patients, surgeries, events, assessments), reads (the read audit),
-idempotency (replayable POSTs).
+clients), smart (the parties that sign JWTs: SMART backend clients, CDS Hooks EHRs),
+records (patients, surgeries, events, assessments), reads (the read audit), idempotency
+(replayable POSTs).
 Every name is re-exported here: `from patients.models import X` is the way in."""
 
 from .idempotency import IdempotencyKey
@@ -23,6 +24,15 @@ from .records import (
     Surgery,
     SurgeryQuerySet,
 )
+from .smart import (
+    JWT_ALGORITHMS,
+    SMART_SCOPES,
+    CdsHooksClient,
+    SeenJwt,
+    SmartAccessToken,
+    SmartClient,
+    validate_jwks,
+)
 from .tenancy import (
     DEFAULT_SCOPES,
     LAST_USED_PRECISION,
@@ -38,12 +48,15 @@ from .tenancy import (
 
 __all__ = [
     "DEFAULT_SCOPES",
+    "JWT_ALGORITHMS",
     "LAST_USED_PRECISION",
     "PROCEDURE_FAMILY",
+    "SMART_SCOPES",
     "ApiClient",
     "ApiRequest",
     "Approach",
     "Assessment",
+    "CdsHooksClient",
     "Clinic",
     "ClinicalEvent",
     "EventCode",
@@ -60,9 +73,13 @@ __all__ = [
     "RecordRead",
     "Role",
     "Scope",
+    "SeenJwt",
     "Sex",
+    "SmartAccessToken",
+    "SmartClient",
     "Surgery",
     "SurgeryQuerySet",
     "client_revoked",
+    "validate_jwks",
     "validate_timezone",
 ]

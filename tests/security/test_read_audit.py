@@ -39,7 +39,7 @@ FHIR_READS = {
     "fhir-observation-search": "/fhir/r4/Observation?patient={patient}",
 }
 # Routes under /fhir/r4/ that show no patient's record.
-NOT_PATIENT_DATA = {"fhir-transaction", "fhir-metadata"}
+NOT_PATIENT_DATA = {"fhir-transaction", "fhir-metadata", "fhir-smart-configuration"}
 
 
 def url_of(page: str, records: dict) -> str:

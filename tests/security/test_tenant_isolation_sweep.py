@@ -217,7 +217,7 @@ CREATES = {
     "fhir-transaction": lambda a, pid, sid: _bundle(_procedure(pid)),
 }
 # Routes that answer the same to everybody and hold no clinic's data.
-STATIC = {"schema", "docs", "fhir-metadata"}
+STATIC = {"schema", "docs", "fhir-metadata", "fhir-smart-configuration"}
 
 
 def route_key(name: str | None, route: str) -> str:
