@@ -11,7 +11,7 @@ import patients.models.smart
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('patients', '0010_idempotency_key_moves_here'),
+        ('patients', '0011_clinic_mrn_system_assessment_updated_at'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
