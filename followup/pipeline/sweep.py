@@ -17,9 +17,10 @@ from followup.models import Alert, Checkpoint, CheckpointKind, SurgeryPlan
 from followup.models.alerts import AlertCode
 from followup.models.checkpoints import PENDING
 from patients.base.api import idempotency, read_audit
+from patients.models import FollowupStatus
 
 from . import refresh
-from .alerts_lifecycle import wake_snoozed
+from .alerts_lifecycle import end_followups, wake_snoozed
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ def run(now: datetime | None = None) -> SweepResult:
     result = SweepResult()
     result.refreshed = catch_up(now)
     wake_snoozed(now)
+    end_followups(now)
     idempotency.forget_old(now)
     read_audit.forget_old(now)  # at most read_audit.PURGE_BATCH rows a run: the sweep stays short
     while True:
@@ -93,6 +95,8 @@ def _raise_batch(now: datetime, exclude: list[int], result: SweepResult) -> tupl
     with transaction.atomic():
         claimed = list(
             Checkpoint.objects.filter(PENDING, overdue_at__lte=now)
+            # A patient whose follow-up ended (deceased, declined...) is owed no alert.
+            .filter(patient__followup_status=FollowupStatus.ACTIVE)
             .exclude(pk__in=exclude)
             .order_by("overdue_at", "pk")
             .select_for_update(skip_locked=True, of=("self",))
