@@ -1,8 +1,9 @@
 """The follow-up's models, one module per concept: alerts, checkpoints, protocols,
-thresholds, surgery plans, notifications, webhooks."""
+thresholds, surgery plans, notifications, webhooks, hospital feeds."""
 
 from .alerts import Alert, AlertStatus, Severity
 from .checkpoints import Checkpoint, CheckpointKind, CheckpointStatus
+from .feeds import Hl7Message, Hl7Source, Hl7Status
 from .notifications import Email, EmailKind, EmailStatus, Subscription
 from .plans import SurgeryPlan, plan_of
 from .protocols import CheckpointDefinition, Protocol
@@ -19,6 +20,9 @@ __all__ = [
     "Email",
     "EmailKind",
     "EmailStatus",
+    "Hl7Message",
+    "Hl7Source",
+    "Hl7Status",
     "Protocol",
     "Severity",
     "Subscription",
