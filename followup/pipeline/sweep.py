@@ -10,10 +10,11 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from followup.models import Alert, Checkpoint, CheckpointKind, SurgeryPlan
+from followup.models import Alert, Checkpoint, CheckpointKind, Hl7Message, SurgeryPlan
 from followup.models.alerts import AlertCode
 from followup.models.checkpoints import PENDING
 from patients.base.api import idempotency, read_audit
@@ -42,11 +43,22 @@ def run(now: datetime | None = None) -> SweepResult:
     end_followups(now)
     idempotency.forget_old(now)
     read_audit.forget_old(now)  # at most read_audit.PURGE_BATCH rows a run: the sweep stays short
+    forget_old_messages(now)
     while True:
         raised, claimed = _raise_batch(now, exclude=result.failed, result=result)
         result.alerts += raised
         if claimed < BATCH:
             return result
+
+
+def forget_old_messages(now: datetime, batch: int = 5000) -> int:
+    """HL7 messages (raw text: PHI) older than HL7_RETENTION_DAYS; a batch a run."""
+    if not settings.HL7_RETENTION_DAYS:
+        return 0
+    old = Hl7Message.objects.filter(
+        received_at__lt=now - timedelta(days=settings.HL7_RETENTION_DAYS)
+    ).values_list("pk", flat=True)
+    return Hl7Message.objects.filter(pk__in=list(old[:batch])).delete()[0]
 
 
 def catch_up(now: datetime) -> int:

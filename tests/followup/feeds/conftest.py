@@ -25,7 +25,7 @@ def listener(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture
-def clinic(transactional_db, protocols) -> Clinic:
+def clinic(db, protocols) -> Clinic:
     clinic = Clinic.objects.create(slug="lyon", name="Lyon", timezone="Europe/Paris")
     Hl7Source.objects.create(clinic=clinic, facility=FACILITY, name="Radiology of Lyon")
     return clinic
