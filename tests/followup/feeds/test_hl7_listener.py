@@ -1,7 +1,10 @@
 """The HL7 listener as a hospital's interface engine meets it: a real `hl7_listener`
 process on a loopback port, messages sent with python-hl7's MLLP client."""
 
+import subprocess
+import sys
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -222,3 +225,15 @@ def test_an_order_books_the_checkpoint_it_would_satisfy(listener, operated, kind
     assert msa(send(listener.port, cancel))[0] == "AA"
     baseline.refresh_from_db()
     assert (baseline.booked_at, baseline.booked_order) == (None, "")
+
+
+def test_mllp_send_the_tool_hospitals_test_with(listener, operated, tmp_path):
+    path = tmp_path / "oru.hl7"
+    path.write_text(m.oru("CLI-1", "M100", "ACC-CLI", "20260201093000", end="\n"))
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "mllp_send"), "--port", str(listener.port), "--loose",
+         "--file", str(path), "127.0.0.1"],
+        capture_output=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert "MSA|AA|CLI-1" in done.stdout.decode()
+    assert ImagingExam.objects.filter(accession_number="ACC-CLI").exists()
