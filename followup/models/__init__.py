@@ -1,8 +1,9 @@
 """The follow-up's models, one module per concept: alerts, checkpoints, protocols,
-thresholds, surgery plans, notifications, webhooks, FHIR subscriptions."""
+thresholds, surgery plans, notifications, webhooks, FHIR subscriptions, hospital feeds."""
 
 from .alerts import Alert, AlertStatus, Severity
 from .checkpoints import Checkpoint, CheckpointKind, CheckpointStatus
+from .feeds import Hl7Message, Hl7Source, Hl7Status
 from .fhir_subscriptions import FhirSubscription, FhirSubscriptionStatus, FhirTopic, PayloadContent
 from .notifications import Email, EmailKind, EmailStatus, Subscription
 from .plans import SurgeryPlan, plan_of
@@ -23,6 +24,9 @@ __all__ = [
     "FhirSubscription",
     "FhirSubscriptionStatus",
     "FhirTopic",
+    "Hl7Message",
+    "Hl7Source",
+    "Hl7Status",
     "PayloadContent",
     "Protocol",
     "Severity",
