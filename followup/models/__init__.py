@@ -4,6 +4,7 @@ thresholds, surgery plans, notifications, webhooks."""
 from .alerts import Alert, AlertStatus, Severity
 from .checkpoints import Checkpoint, CheckpointKind, CheckpointStatus
 from .notifications import Email, EmailKind, EmailStatus, Subscription
+from .outcomes import OutcomeStandards
 from .plans import SurgeryPlan, plan_of
 from .protocols import CheckpointDefinition, Protocol
 from .thresholds import Thresholds
@@ -19,6 +20,7 @@ __all__ = [
     "Email",
     "EmailKind",
     "EmailStatus",
+    "OutcomeStandards",
     "Protocol",
     "Severity",
     "Subscription",
