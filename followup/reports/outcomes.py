@@ -420,7 +420,7 @@ def _suppress(row: dict, size: str, minimum: int, hidden: tuple[str, ...]) -> di
     row["suppressed"] = row[size] < minimum
     if row["suppressed"]:
         for name in hidden:
-            row[name] = None
+            row[name] = figure(None, None) if isinstance(row[name], dict) else None
     return row
 
 

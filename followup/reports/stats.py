@@ -26,7 +26,10 @@ def wilson(successes: int, n: int, z: float = Z95) -> Interval | None:
     denominator = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denominator
     half = z / denominator * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return Interval(max(0.0, centre - half), min(1.0, centre + half))
+    # Exactly 0 and 1 at the ends, where rounding would leave 1e-16 off.
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return Interval(low, high)
 
 
 def mean_interval(n: int, mean: float | None, sd: float | None) -> Interval | None:
