@@ -167,7 +167,8 @@ def _fetch(sql: str, params: dict) -> list[dict]:
 
 
 def _groups(query: Query) -> list[dict]:
-    return _fetch(
+    """The size of the selection and of each group; the selection even when empty."""
+    rows = _fetch(
         query.cte()
         + """
         SELECT scope, grp AS "group", count(*) AS surgeries,
@@ -175,6 +176,9 @@ def _groups(query: Query) -> list[dict]:
         FROM scoped GROUP BY scope, grp ORDER BY scope, grp""",
         query.params,
     )
+    if not rows or rows[0]["scope"] != "all":
+        rows.insert(0, {"scope": "all", "group": "", "surgeries": 0, "patients": 0})
+    return rows
 
 
 def _capture_rows(query: Query) -> list[dict]:
