@@ -210,28 +210,11 @@ def _capture_rows(query: Query) -> list[dict]:
     )
 
 
-def _prom_rows(query: Query, standards: OutcomeStandards, points: list[dict]) -> list[dict]:
-    """Per time point and measure: the pairs (baseline, follow-up) of each surgery, their
-    improvement (baseline minus follow-up: positive is better), its mean, standard
-    deviation, median, the two order statistics bounding the median's interval (window
-    functions), and the responders at the MCID."""
-    if not points:
-        return []
-    params = {
-        **query.params,
-        "baseline_days": standards.baseline_days,
-        "last_day": max(int(p["due_day"]) for p in points),
-        "tp_codes": [str(p["code"]) for p in points],
-        "tp_opens": [int(p["opens_day"]) for p in points],
-        "tp_targets": [int(p["target_day"]) for p in points],
-        "tp_dues": [int(p["due_day"]) for p in points],
-        "nrs_mcid": float(standards.nrs_mcid),
-        "odi_mcid": float(standards.odi_mcid),
-        "z": stats.Z95,
-    }
-    return _fetch(
-        query.cte()
-        + """,
+# Each selected surgery's PROM baseline and follow-up at each time point, per measure
+# (needs `cohort` and `pair_params`): the latest score from `baseline_days` before the
+# surgery to its day; at a time point, the score closest to its target day in its window,
+# before the patient's next surgery.
+PAIRS = """
         tp AS (
             SELECT * FROM unnest(%(tp_codes)s::text[], %(tp_opens)s::int[],
                                  %(tp_targets)s::int[], %(tp_dues)s::int[])
@@ -260,6 +243,39 @@ def _prom_rows(query: Query, standards: OutcomeStandards, points: list[dict]) ->
             WHERE o.next_at IS NULL OR o.assessed_at < o.next_at
             ORDER BY o.sid, o.measure, tp.code, abs(o.day - tp.target), o.day, o.assessed_at
         ),
+"""
+
+
+def pair_params(standards: OutcomeStandards, points: list[dict]) -> dict:
+    return {
+        "baseline_days": standards.baseline_days,
+        "last_day": max(int(p["due_day"]) for p in points),
+        "tp_codes": [str(p["code"]) for p in points],
+        "tp_opens": [int(p["opens_day"]) for p in points],
+        "tp_targets": [int(p["target_day"]) for p in points],
+        "tp_dues": [int(p["due_day"]) for p in points],
+    }
+
+
+def _prom_rows(query: Query, standards: OutcomeStandards, points: list[dict]) -> list[dict]:
+    """Per time point and measure: the pairs (baseline, follow-up) of each surgery, their
+    improvement (baseline minus follow-up: positive is better), its mean, standard
+    deviation, median, the two order statistics bounding the median's interval (window
+    functions), and the responders at the MCID."""
+    if not points:
+        return []
+    params = {
+        **query.params,
+        **pair_params(standards, points),
+        "nrs_mcid": float(standards.nrs_mcid),
+        "odi_mcid": float(standards.odi_mcid),
+        "z": stats.Z95,
+    }
+    return _fetch(
+        query.cte()
+        + ","
+        + PAIRS
+        + """
         pairs AS (
             SELECT s.scope, s.grp, l.tp, l.measure, b.value::float AS baseline,
                    l.value::float AS follow_up, (b.value - l.value)::float AS improvement,
