@@ -2,6 +2,7 @@
 order-statistic ranks of the median's interval. Pure: no Django, no database; the
 aggregates come from SQL (outcomes.py), never the rows."""
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -52,10 +53,12 @@ def median_ranks(n: int, z: float = Z95) -> tuple[int, int] | None:
     return low, high
 
 
+@functools.cache
 def t_quantile(p: float, df: int) -> float:
-    """Student's t quantile, by bisection on its distribution function."""
+    """Student's t quantile, by bisection on its distribution function (to ~1e-13; a
+    report asks for a few distinct degrees of freedom, each computed once)."""
     low, high = 0.0, 1000.0
-    for _ in range(200):
+    for _ in range(60):
         middle = (low + high) / 2
         if t_cdf(middle, df) < p:
             low = middle
