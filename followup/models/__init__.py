@@ -6,6 +6,7 @@ from .checkpoints import Checkpoint, CheckpointKind, CheckpointStatus
 from .feeds import Hl7Message, Hl7Source, Hl7Status
 from .fhir_subscriptions import FhirSubscription, FhirSubscriptionStatus, FhirTopic, PayloadContent
 from .notifications import Email, EmailKind, EmailStatus, Subscription
+from .outcomes import OutcomeStandards
 from .plans import SurgeryPlan, plan_of
 from .protocols import CheckpointDefinition, Protocol
 from .thresholds import Thresholds
@@ -27,6 +28,7 @@ __all__ = [
     "Hl7Message",
     "Hl7Source",
     "Hl7Status",
+    "OutcomeStandards",
     "PayloadContent",
     "Protocol",
     "Severity",

@@ -17,7 +17,7 @@ from patients.models import ApiClient, Patient
 pytestmark = pytest.mark.django_db(transaction=True)
 
 FIGURES = {"sweep", "ingest", "timeline", "alerts_list", "checkpoints_list", "alerts_open",
-           "checkpoints_overdue", "digest"}  # fmt: skip
+           "checkpoints_overdue", "digest", "report", "report_all_clinics"}  # fmt: skip
 
 
 def run_bench(out_dir, *args) -> tuple[dict, str]:
