@@ -20,7 +20,7 @@ from django.utils.safestring import mark_safe
 
 from followup.api.reports import OutcomesQuerySerializer
 from followup.reads import charts
-from followup.reports import outcomes, registry
+from followup.reports import outcomes, registry, selection
 from patients.access import access_of
 from patients.base.middleware import route_of
 from patients.models import Clinic, Procedure, RecordRead
@@ -41,7 +41,7 @@ def manager_only(view):
     return wrapped
 
 
-def _query(request) -> tuple[Clinic, outcomes.Filters, dict]:
+def _query(request) -> tuple[Clinic, selection.Filters, dict]:
     params = {k: v for k, v in request.GET.items() if v != "" and k not in ("shift_dates",)}
     form = OutcomesQuerySerializer(data=params)
     if not form.is_valid():
@@ -62,7 +62,7 @@ def _audit(request, clinic: Clinic, patient_ids=()) -> None:
     )  # fmt: skip
 
 
-def report_context(clinic: Clinic, filters: outcomes.Filters) -> dict:
+def report_context(clinic: Clinic, filters: selection.Filters) -> dict:
     data = outcomes.run(clinic, filters, timezone.now())
     mine = [r for r in data["capture"] if r["scope"] == "all"]
     proms = [r for r in data["proms"] if r["scope"] == "all"]
@@ -109,7 +109,7 @@ class OutcomesViews:
         clinic, filters, extra = _query(request)
         context = {
             **self.each_context(request), "title": "Outcomes report", "clinic": clinic,
-            "procedures": Procedure.choices, "group_choices": list(outcomes.GROUP_BY),
+            "procedures": Procedure.choices, "group_choices": list(selection.GROUP_BY),
             "query": request.GET.urlencode(), **extra, **report_context(clinic, filters),
         }  # fmt: skip
         response = TemplateResponse(request, "admin/followup/outcomes.html", context)

@@ -12,7 +12,7 @@ from patients.base.api.viewsets import ClinicScopedViewSet
 from patients.base.middleware import route_of
 from patients.models import ApiClient, Clinic, Procedure, RecordRead
 
-from ..reports import outcomes
+from ..reports import outcomes, selection
 
 
 class OutcomesQuerySerializer(serializers.Serializer):
@@ -28,15 +28,15 @@ class OutcomesQuerySerializer(serializers.Serializer):
     performed_from = serializers.DateField(required=False)
     performed_to = serializers.DateField(required=False)
     time_point = serializers.SlugField(required=False, max_length=40)
-    group_by = serializers.ChoiceField(required=False, choices=list(outcomes.GROUP_BY))
+    group_by = serializers.ChoiceField(required=False, choices=list(selection.GROUP_BY))
     min_group = serializers.IntegerField(
         required=False, min_value=1, max_value=10_000,
         help_text="Raises the clinic's minimum group size; never lowers it.",
     )  # fmt: skip
 
-    def filters(self) -> outcomes.Filters:
+    def filters(self) -> selection.Filters:
         data = {k: v for k, v in self.validated_data.items() if k != "clinic"}
-        return outcomes.Filters(**data)
+        return selection.Filters(**data)
 
 
 class FigureSerializer(serializers.Serializer):
@@ -75,7 +75,7 @@ class CaptureSerializer(RowSerializer):
 
 class PromSerializer(RowSerializer):
     time_point = serializers.CharField()
-    measure = serializers.ChoiceField(choices=list(outcomes.MEASURES))
+    measure = serializers.ChoiceField(choices=list(selection.MEASURES))
     n = serializers.IntegerField()
     mcid = serializers.FloatField()
     baseline_mean = serializers.FloatField(allow_null=True)
@@ -98,7 +98,7 @@ class FusionSerializer(RowSerializer):
 
 
 class ComplicationSerializer(serializers.Serializer):
-    code = serializers.ChoiceField(choices=list(outcomes.COMPLICATIONS))
+    code = serializers.ChoiceField(choices=list(selection.COMPLICATIONS))
     label = serializers.CharField()
     surgeries = serializers.IntegerField(allow_null=True)
     per_100 = FigureSerializer(help_text="Per 100 surgeries; Wilson interval.")

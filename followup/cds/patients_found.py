@@ -1,7 +1,8 @@
 """Which of the clinic's patients a hook request is about, from what the EHR sent.
 
 The prefetched `patient` resource's identifiers come first: its MRN (an identifier of type
-`MR`) against the clinic's MRNs, any other `system|value` against the identifiers we hold.
+`MR`, or any in the clinic's MRN system) against the clinic's MRNs, any other `system|value`
+against the identifiers we hold.
 Without identifiers, `context.patientId` is this service's FHIR id only when `fhirServer`
 is this service's own FHIR base, and otherwise the clinic's MRN: an EHR's own ids are never
 read as ours (another person's record would be shown)."""
@@ -10,6 +11,8 @@ from django.conf import settings
 from django.db.models import Q
 
 from patients.models import Clinic, Patient
+
+from ..fhir import codes
 
 MR_TYPE = "MR"
 
@@ -32,12 +35,13 @@ def find(clinic: Clinic, context: dict, prefetch: dict, fhir_server) -> Patient 
     patients = Patient.objects.filter(clinic=clinic)
     resource = prefetch.get("patient") if isinstance(prefetch, dict) else None
     if identifiers := _identifiers(resource):
+        clinic_mrns = codes.mrn_system(clinic)
         match = Q(pk__in=[])
         for identifier in identifiers:
             value, system = identifier.get("value"), identifier.get("system")
             if not isinstance(value, str) or not value:
                 continue
-            if _is_mrn(identifier):
+            if _is_mrn(identifier) or system == clinic_mrns:
                 match |= Q(mrn=value)
             if isinstance(system, str) and system:
                 match |= Q(external_ids__system=system, external_ids__value=value)

@@ -1,6 +1,10 @@
 """The CapabilityStatement at /fhir/r4/metadata: what this server does, and no more."""
 
+from patients.base.smart.views import token_endpoint_url
+
 from . import subscriptions
+
+SMART_OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
 
 # The date this statement last changed (a CapabilityStatement's `date`).
 STATEMENT_DATE = "2026-12-02"
@@ -123,9 +127,27 @@ def capability_statement(base_url: str) -> dict:
                 "documentation": "Every request carries `Authorization: Bearer <token>`; "
                 "a client sees only its own clinic.",
                 "security": {
+                    "extension": [
+                        {
+                            "url": SMART_OAUTH_URIS,
+                            "extension": [{"url": "token", "valueUri": token_endpoint_url()}],
+                        }
+                    ],
                     "cors": False,
-                    "description": "Bearer tokens of integration clients; staff use the "
-                    "session of the admin.",
+                    "service": [
+                        {
+                            "coding": [
+                                {
+                                    "system": "http://terminology.hl7.org/CodeSystem/"
+                                    "restful-security-service",
+                                    "code": "SMART-on-FHIR",
+                                }
+                            ]
+                        }
+                    ],
+                    "description": "SMART Backend Services (client credentials with a "
+                    "private_key_jwt assertion; /.well-known/smart-configuration), or the "
+                    "bearer tokens of integration clients; staff use the session of the admin.",
                 },
                 "resource": [
                     *(_resource(name) for name in SERVED),

@@ -256,6 +256,7 @@ class SubscriptionViewSet(FhirMixin, ClinicScopedViewSet):
     client's, of this clinic or another, does not exist (404). Deleting turns it off."""
 
     queryset = FhirSubscription.objects.all()
+    resource_type = "Subscription"  # what a SMART token needs a grant for (HasScope)
     audit_patient_field = None
     pagination_class = None
     filter_backends = []
@@ -317,6 +318,7 @@ class TopicViewSet(FhirMixin, ClinicScopedViewSet):
     """The SubscriptionTopics, as R4 `Basic` resources: the same for every client."""
 
     queryset = FhirSubscription.objects.none()  # no rows: the topics are code
+    resource_type = "Basic"
     audit_patient_field = None
     filter_backends = []
 
@@ -335,6 +337,8 @@ class TopicViewSet(FhirMixin, ClinicScopedViewSet):
 
 
 class CapabilityView(FhirMixin, APIView):
+    any_grant = True  # what the server can do, for any SMART token (no clinic data)
+
     def get(self, request):
         return Response(capability_statement(base_url(request)))
 

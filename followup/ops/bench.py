@@ -36,7 +36,7 @@ from followup.delivery import mailing
 from followup.models import Alert, AlertStatus, Checkpoint, Subscription, SurgeryPlan
 from followup.models.checkpoints import PENDING
 from followup.pipeline import refresh, sweep
-from followup.reports import outcomes
+from followup.reports import outcomes, selection
 from imaging.models import Finding, ImagingExam
 from patients.models import ApiClient, Clinic, Membership, Patient, Surgery
 
@@ -132,7 +132,7 @@ class Bench:
         """The whole outcomes report of one clinic (the cohort's clinics hold 500 patients
         each), then of every clinic one after the other; the floor is the hand-written SQL
         of the same aggregates (measure.REPORT_FLOOR), one statement per clinic."""
-        filters = outcomes.Filters(group_by="surgeon")
+        filters = selection.Filters(group_by="surgeon")
         one, one_floor, every, every_floor = [], [], [], []
         params = {"tz": self.clinic.timezone, "now": self.now}
         for _ in range(self.repeat):

@@ -10,107 +10,15 @@ group of one dimension (scope `group`: by surgeon, procedure or number of levels
 also per procedure and number of levels (scope `procedure_levels`).
 """
 
-from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 
 from django.db import connection
 
-from patients.models import PROCEDURE_FAMILY, Clinic, ProcedureFamily
+from patients.models import Clinic
 
 from ..models import OutcomeStandards
-from ..models.alerts import AlertCode
-from . import stats
-
-GROUP_BY = {  # the dimension's SQL over the `cohort` CTE's columns (never from the caller)
-    "none": "''",
-    "surgeon": "c.surgeon",
-    "procedure": "c.procedure",
-    "levels": "c.n_levels::text",
-}
-FUSIONS = sorted(p for p, family in PROCEDURE_FAMILY.items() if family == ProcedureFamily.FUSION)
-MEASURES = ("nrs_back", "nrs_leg", "odi")
-
-# Complications seen on imaging: the alerts the findings rules raise for them (CLINICAL_RULES
-# §4). An alert resolved automatically had its cause withdrawn (the exam corrected or
-# deleted): it does not count; one resolved by a person does.
-COMPLICATIONS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "loosening": ("Screw loosening", (AlertCode.SCREW_LOOSENING,)),
-    "migration": ("Spacer migration", (AlertCode.SPACER_MIGRATION,)),
-    "infection": ("Infection", (AlertCode.PERISCREW_INFECTION, AlertCode.ABSCESS)),
-    "hardware_fracture": ("Hardware fracture", (AlertCode.HARDWARE_FRACTURE,)),
-    "new_fracture": ("New fracture", (AlertCode.NEW_FRACTURE,)),
-    "adjacent_segment": ("Adjacent segment degeneration", (AlertCode.ADJACENT_SEGMENT,)),
-}
-
-
-@dataclass(frozen=True)
-class Filters:
-    surgeon: str | None = None
-    procedure: str | None = None
-    levels: int | None = None
-    performed_from: date | None = None  # the surgery's day on the clinic's calendar
-    performed_to: date | None = None  # inclusive
-    time_point: str | None = None  # a checkpoint code or a PROM time point code
-    group_by: str = "none"
-    min_group: int | None = None  # may raise the clinic's minimum, never lower it
-
-    def as_dict(self) -> dict:
-        return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(self).items()}
-
-
-@dataclass
-class Query:
-    """The CTEs every section starts from, with their parameters."""
-
-    clinic: Clinic
-    filters: Filters
-    now: datetime
-    params: dict = field(default_factory=dict)
-
-    def __post_init__(self):
-        f = self.filters
-        self.params.update(clinic=self.clinic.pk, tz=self.clinic.timezone, now=self.now)
-        where = ["TRUE"]
-        for name, clause in (
-            ("surgeon", "e.surgeon = %(surgeon)s"),
-            ("procedure", "e.procedure = %(procedure)s"),
-            ("levels", "e.n_levels = %(levels)s"),
-            ("performed_from", "e.day >= %(performed_from)s"),
-            ("performed_to", "e.day <= %(performed_to)s"),
-        ):
-            if getattr(f, name) is not None:
-                where.append(clause)
-                self.params[name] = getattr(f, name)
-        self.where = " AND ".join(where)
-        self.dimension = GROUP_BY[f.group_by]
-
-    def cte(self, *, procedure_levels: bool = False) -> str:
-        columns = "c.id, c.patient_id, c.procedure, c.surgeon, c.performed_at, c.n_levels, c.day"
-        scopes = [f"SELECT {columns}, 'all' AS scope, '' AS grp FROM cohort c"]
-        if self.filters.group_by != "none":
-            scopes.append(f"SELECT {columns}, 'group', {self.dimension} FROM cohort c")
-        if procedure_levels:
-            scopes.append(
-                f"SELECT {columns}, 'procedure_levels', c.procedure || ' / ' || c.n_levels "
-                "FROM cohort c WHERE c.procedure = ANY(%(fusions)s)"
-            )
-        return f"""
-        WITH every AS (
-            SELECT s.id, s.patient_id, s.procedure, s.surgeon, s.performed_at,
-                   cardinality(s.levels) AS n_levels,
-                   (s.performed_at AT TIME ZONE %(tz)s)::date AS day,
-                   lead(s.performed_at) OVER (
-                       PARTITION BY s.patient_id ORDER BY s.performed_at, s.id
-                   ) AS next_at
-            FROM patients_surgery s
-            WHERE s.clinic_id = %(clinic)s
-        ),
-        cohort AS (
-            SELECT e.* FROM every e WHERE {self.where} AND e.performed_at <= %(now)s
-        ),
-        scoped AS (
-            {" UNION ALL ".join(scopes)}
-        )"""
+from . import figures, stats
+from .selection import COMPLICATIONS, FUSIONS, Filters, Query
 
 
 def run(clinic: Clinic, filters: Filters, now: datetime) -> dict:
@@ -136,19 +44,19 @@ def run(clinic: Clinic, filters: Filters, now: datetime) -> dict:
             "time_points": standards.time_points,
             "fusion_checkpoint": standards.fusion_checkpoint,
         },
-        "groups": [_suppress(r, "surgeries", minimum, ()) for r in _groups(query)],
-        "capture": [_capture(r, minimum) for r in _capture_rows(query)],
-        "proms": [_prom(r, minimum) for r in _prom_rows(query, standards, points)],
-        "fusion": [_fusion(r, minimum) for r in _fusion_rows(query, standards)],
-        "complications": [_complications(r, minimum) for r in _complication_rows(query)],
+        "groups": [figures.suppress(r, "surgeries", minimum, ()) for r in _groups(query)],
+        "capture": [figures.capture(r, minimum) for r in _capture_rows(query)],
+        "proms": [figures.prom(r, minimum) for r in _prom_rows(query, standards, points)],
+        "fusion": [figures.fusion(r, minimum) for r in _fusion_rows(query, standards)],
+        "complications": [figures.complications(r, minimum) for r in _complication_rows(query)],
         "acknowledgement": [
-            _suppress(
+            figures.suppress(
                 r, "alerts", minimum, ("acknowledged", "median_hours", "p90_hours", "mean_hours")
             )
             for r in _acknowledgement_rows(query)
         ],
         "overdue": [
-            _suppress(
+            figures.suppress(
                 r, "overdue", minimum, ("still_missing", "median_days", "p90_days", "mean_days")
             )
             for r in _overdue_rows(query)
@@ -415,97 +323,3 @@ def _overdue_rows(query: Query) -> list[dict]:
         ORDER BY s.scope, s.grp, code""",
         query.params,
     )
-
-
-# --- from aggregates to figures -------------------------------------------------------
-
-
-def figure(value: float | None, interval: stats.Interval | None) -> dict:
-    return {
-        "value": value,
-        "low": interval.low if interval else None,
-        "high": interval.high if interval else None,
-    }
-
-
-def proportion(successes: int, n: int, scale: float = 1.0) -> dict:
-    if not n:
-        return figure(None, None)
-    interval = stats.wilson(successes, n)
-    return figure(successes / n * scale, interval.scaled(scale) if interval else None)
-
-
-def _suppress(row: dict, size: str, minimum: int, hidden: tuple[str, ...]) -> dict:
-    """A row whose denominator is under the minimum keeps its size and loses the rest."""
-    row["suppressed"] = row[size] < minimum
-    if row["suppressed"]:
-        for name in hidden:
-            row[name] = figure(None, None) if isinstance(row[name], dict) else None
-    return row
-
-
-def _capture(row: dict, minimum: int) -> dict:
-    judged = row["on_time"] + row["late"] + row["missed"]
-    row["judged"] = judged
-    row["capture_rate"] = proportion(row["on_time"] + row["late"], judged)
-    row["on_time_rate"] = proportion(row["on_time"], judged)
-    return _suppress(
-        row, "judged", minimum,
-        ("on_time", "late", "missed", "not_applicable", "pending", "capture_rate",
-         "on_time_rate"),
-    )  # fmt: skip
-
-
-def _prom(row: dict, minimum: int) -> dict:
-    n = row["n"]
-    ranks = stats.median_ranks(n)
-    out = {
-        "scope": row["scope"], "group": row["group"], "time_point": row["time_point"],
-        "measure": row["measure"], "n": n, "mcid": row["mcid"],
-        "baseline_mean": row["baseline_mean"], "follow_up_mean": row["follow_up_mean"],
-        "mean_improvement": figure(row["mean"], stats.mean_interval(n, row["mean"], row["sd"])),
-        "sd": row["sd"],
-        "median_improvement": figure(
-            row["median"],
-            stats.Interval(row["median_low"], row["median_high"]) if ranks else None,
-        ),
-        "responders": row["responders"],
-        "responder_rate": proportion(row["responders"], n),
-    }  # fmt: skip
-    return _suppress(
-        out, "n", minimum,
-        ("baseline_mean", "follow_up_mean", "mean_improvement", "sd", "median_improvement",
-         "responders", "responder_rate"),
-    )  # fmt: skip
-
-
-def _fusion(row: dict, minimum: int) -> dict:
-    row["complete_bridging_rate"] = proportion(row["complete_bridging"], row["assessed"])
-    row["pseudarthrosis_rate"] = proportion(row["pseudarthrosis_suspected"], row["followed_a_year"])
-    row["suppressed"] = row["fusions"] < minimum
-    if row["assessed"] < minimum:
-        row["complete_bridging"] = None
-        row["complete_bridging_rate"] = figure(None, None)
-    if row["followed_a_year"] < minimum:
-        row["pseudarthrosis_suspected"] = None
-        row["pseudarthrosis_rate"] = figure(None, None)
-    return row
-
-
-def _complications(row: dict, minimum: int) -> dict:
-    n, small = row["surgeries"], row["surgeries"] < minimum
-    return {
-        "scope": row["scope"],
-        "group": row["group"],
-        "surgeries": n,
-        "suppressed": small,
-        "complications": [
-            {
-                "code": name,
-                "label": label,
-                "surgeries": None if small else row[name],
-                "per_100": figure(None, None) if small else proportion(row[name], n, 100),
-            }
-            for name, (label, _) in COMPLICATIONS.items()
-        ],
-    }

@@ -31,7 +31,8 @@ class HasScope(BasePermission):
     """An integration client needs the scope of what it does: `read` for GET, `write`
     for the rest, or the view's own `required_scope` (e.g. `fhir`). A SMART access token
     also needs a grant for the view's FHIR `resource_type` (`system/Patient.rs`), or for
-    every type (`system/*.rs`) where the view has none (the REST API, the transaction).
+    every type (`system/*.rs`) where the view has none (the REST API, the transaction),
+    unless the view serves every token alike (`any_grant`: what the server can do).
     Staff sessions are governed by their role instead."""
 
     message = "This client's token does not have the scope for this request."
@@ -42,7 +43,8 @@ class HasScope(BasePermission):
             return True
         if (smart := smart_use(client)) is not None:
             access = "read" if request.method in SAFE_METHODS else "write"
-            if not smart.grants.allows(getattr(view, "resource_type", None) or None, access):
+            kind = getattr(view, "resource_type", None) or None
+            if not getattr(view, "any_grant", False) and not smart.grants.allows(kind, access):
                 return False
         needed = getattr(view, "required_scope", None)
         if needed is None:

@@ -14,7 +14,7 @@ from django.utils import timezone
 from openpyxl import load_workbook
 
 from followup.pipeline import refresh
-from followup.reports import outcomes, registry
+from followup.reports import registry, selection
 from patients.models import Assessment, RecordRead, Role
 from tests import factories
 from tests.conftest import make_staff
@@ -144,7 +144,7 @@ def test_registry_rows_are_pseudonymised(manager, operated):
 def test_every_date_is_shifted_by_its_patients_offset(operated):
     clinic, now = operated[0].clinic, timezone.now()
     names = registry.Pseudonyms(shift_dates=True, salt=b"fixed for the test")
-    header, rows, _ = registry.rows(clinic, outcomes.Filters(), now, names)
+    header, rows, _ = registry.rows(clinic, selection.Filters(), now, names)
     by_key = {names.key("surgery", s.pk): s for s in operated}
     for row in (dict(zip(header, r, strict=True)) for r in rows):
         surgery = by_key[row["surgery_key"]]

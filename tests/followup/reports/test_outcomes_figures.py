@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from scipy import stats as scipy_stats
 
 from followup.ops.cohort import Effects, Generator
-from followup.reports import outcomes, stats
+from followup.reports import outcomes, selection, stats
 from patients.models import PROCEDURE_FAMILY
 
 from .conftest import EFFECTS, NOW, SEED, SURGEONS, TODAY, frames
@@ -23,7 +23,7 @@ MCID = {"nrs_back": 2.0, "nrs_leg": 2.0, "odi": 15.0}
 
 
 def report(clinic, **filters):
-    return outcomes.run(clinic, outcomes.Filters(**filters), NOW)
+    return outcomes.run(clinic, selection.Filters(**filters), NOW)
 
 
 def row(rows, **match):
@@ -173,7 +173,7 @@ def test_complications_per_100_surgeries_and_the_loose_procedure(planted):
         got = row(figures["complications"], scope=scope, group=group)
         assert got["surgeries"] == len(subset)
         for item in got["complications"]:
-            codes = outcomes.COMPLICATIONS[item["code"]][1]
+            codes = selection.COMPLICATIONS[item["code"]][1]
             hit = alerts[alerts["code"].isin(codes) & alerts["surgery_id"].isin(subset["id"])]
             k = hit["surgery_id"].nunique()
             if got["suppressed"]:
