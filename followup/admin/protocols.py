@@ -1,11 +1,12 @@
-"""Protocols and thresholds in the admin: clinical numbers that a save always saves as a
-new version (per clinic, or shared); edited by superusers and clinic managers only."""
+"""Protocols, thresholds and the outcomes report's standards in the admin: clinical numbers
+that a save always saves as a new version (per clinic, or shared); edited by superusers and
+clinic managers only."""
 
 from django import forms
 from django.contrib import admin, messages
 from django.db import models
 
-from followup.models import CheckpointDefinition, Protocol, Thresholds
+from followup.models import CheckpointDefinition, OutcomeStandards, Protocol, Thresholds
 from patients.access import access_of
 
 
@@ -119,4 +120,14 @@ class ThresholdsAdmin(VersionedAdmin):
         "(Surgeries: 'Re-plan onto the current protocol and thresholds versions')."
     )
     list_display = ["__str__", "clinic", "version", "created_at", "created_by"]
+    list_filter = ["clinic"]
+
+
+@admin.register(OutcomeStandards)
+class OutcomeStandardsAdmin(VersionedAdmin):
+    """The outcomes report's numbers (docs/outcomes.md): the smallest group shown, the
+    minimal clinically important differences with their sources, the PROM time points."""
+
+    applies = "the outcomes report reads the newest version from now on (nothing is pinned)."
+    list_display = ["__str__", "clinic", "version", "min_group_size", "created_at", "created_by"]
     list_filter = ["clinic"]

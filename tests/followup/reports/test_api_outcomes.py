@@ -71,3 +71,39 @@ def test_the_schema_documents_it(db):
     names = {p["name"] for p in operation["parameters"]}
     assert {"surgeon", "procedure", "levels", "performed_from", "time_point"} <= names
     assert "OutcomesReport" in str(operation["responses"]["200"])
+
+
+def test_a_manager_edits_the_standards_in_the_admin_and_the_report_follows(staff_a, operated):
+    """The minimum group is data: a clinic's new version (saved in the admin, by a manager)
+    suppresses the group of six it showed before; the shared version is left as it was."""
+    from followup.models import OutcomeStandards
+    from patients.models import Role
+    from tests.conftest import make_staff
+    from tests.followup.browser_form import form_data
+
+    shared = OutcomeStandards.objects.current(None)
+    browser = Client()
+    browser.force_login(make_staff("manager-a", staff_a.clinic, Role.MANAGER))
+    url = f"/admin/followup/outcomestandards/{shared.pk}/change/"
+    data = form_data(browser.get(url).content.decode(), "outcomestandards_form")
+    data |= {"clinic": str(staff_a.clinic.pk), "min_group_size": "7", "_save": "Save"}
+    assert browser.post(url, data).status_code == 302
+
+    mine = OutcomeStandards.objects.current(staff_a.clinic.pk)
+    assert (mine.clinic, mine.min_group_size) == (staff_a.clinic, 7)
+    assert mine.pk != shared.pk  # a new version, the clinic's own
+    assert OutcomeStandards.objects.current(None).min_group_size == shared.min_group_size
+    body = staff_a.api.get(URL, {"surgeon": "Dr A", "time_point": "3m"}).json()
+    prom = next(r for r in body["proms"] if r["measure"] == "nrs_back")
+    assert prom["n"] == 6 and prom["mean_improvement"]["value"] is None
+
+
+def test_a_clinician_cannot_edit_the_standards(staff_a, operated):
+    from followup.models import OutcomeStandards
+
+    shared = OutcomeStandards.objects.current(None)
+    browser = Client()
+    browser.force_login(staff_a.user)  # a clinician
+    url = f"/admin/followup/outcomestandards/{shared.pk}/change/"
+    assert browser.post(url, {"min_group_size": "1"}).status_code == 403
+    assert OutcomeStandards.objects.count() == 1
