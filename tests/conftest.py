@@ -100,7 +100,12 @@ def nudges_reach_the_worker_only_when_asked(request):
     another test's data racing that test's teardown (a TRUNCATE, which then deadlocks).
     Tests that do not ask for the worker send their nudges to a queue nobody reads."""
     if "celery_worker_process" in request.fixturenames:
+        # Requested here so that this fixture's teardown runs before the database's: the
+        # worker has finished what the test queued before the tables are emptied.
+        request.getfixturevalue("transactional_db")
+        worker = request.getfixturevalue("celery_worker_process")
         yield
+        worker.drain()
         return
     from followup.celery import app
 

@@ -168,8 +168,9 @@ def test_production_code_imports_no_local_server():
 
 
 def test_procfile_has_the_processes():
-    # mail: a local SMTP server that prints what the service sends (make run only).
-    assert PROCFILE.keys() == {"web", "urgent", "refresh", "delivery", "beat", "mail"}
+    # mail: a local SMTP server that prints what the service sends (make run only); hl7:
+    # the hospital feed's listener (MLLP).
+    assert PROCFILE.keys() == {"web", "urgent", "refresh", "delivery", "beat", "hl7", "mail"}
 
 
 @pytest.mark.parametrize("name", sorted(PROCFILE))

@@ -38,6 +38,16 @@ class Worker:
         )  # fmt: skip
         app.conf.task_default_queue = self.queue
 
+    def drain(self, timeout: float = 60) -> None:
+        """Returns once the worker has done everything queued before: a `ping` through each
+        of its queues comes back after the messages ahead of it (one worker, one task at a
+        time). A test's teardown waits for it, so that no refresh still holds rows while
+        the database is emptied (a TRUNCATE then deadlocks with it)."""
+        from followup.tasks import ping
+
+        for queue in self.queues:
+            ping.apply_async(queue=queue).get(timeout=timeout)
+
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.terminate()

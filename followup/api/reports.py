@@ -167,8 +167,9 @@ class OutcomesReportViewSet(ClinicScopedViewSet):
     def get_queryset(self):
         return Clinic.objects.filter(pk__in=readable_clinic_ids(self.request))
 
+    # One report, not a list of them (the schema says an object).
     @extend_schema(parameters=[OutcomesQuerySerializer], responses=OutcomesReportSerializer)
-    def list(self, request):
+    def report(self, request):
         query = OutcomesQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         readable = readable_clinic_ids(request)

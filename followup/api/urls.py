@@ -28,7 +28,7 @@ urlpatterns = [
     ),
     re_path(
         r"^reports/outcomes/$",
-        OutcomesReportViewSet.as_view({"get": "list"}),
+        OutcomesReportViewSet.as_view({"get": "report"}),
         name="reports-outcomes",
     ),
     *router.urls,

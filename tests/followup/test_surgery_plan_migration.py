@@ -12,7 +12,12 @@ from patients.models import Surgery
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PREVIOUS = [("followup", "0016_webhook_claims_and_breaker")]
+# The previous release: both apps as they were (later patients migrations add NOT NULL
+# columns the raw inserts below do not know).
+PREVIOUS = [
+    ("followup", "0016_webhook_claims_and_breaker"),
+    ("patients", "0009_apiclient_creator_expiry"),
+]
 MOVED = {"protocol_id", "thresholds_id", "followup_stale_since"}
 # The audit triggers, their functions and the hash pgtrigger stores as their comment.
 TRIGGERS = """
