@@ -36,7 +36,8 @@ class DefinitionInline(admin.TabularInline):
     # to report on.
     fields = [
         "code", "label", "kind", "opens_day", "due_day", "target_day", "due_hours",
-        "grace_days", "modalities", "required", "overdue_severity", "recommendation", "source",
+        "grace_days", "modalities", "instruments", "required", "overdue_severity",
+        "recommendation", "source",
     ]  # fmt: skip
     formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2})}}
 

@@ -139,6 +139,7 @@ def worklist(readable: frozenset[int]) -> dict:
         "overdue": list(
             pending.with_status(CheckpointStatus.OVERDUE, now)
             .filter(required=True)
+            .exclude(kind=CheckpointKind.PROM)  # the PROM sections list them
             .order_by("due_at")[:ROWS]
         ),
         "workups_due": list(

@@ -120,12 +120,17 @@ def _description(entries: list[Entry], now: datetime, variant: str) -> str:
     def count(kind: str) -> int:
         return sum(e.type == kind for e in entries)
 
-    overdue = [e.data["label"] for e in entries if e.data.get("status") == "overdue"]
+    overdue = [e.data["label"] for e in entries
+               if e.data.get("status") == "overdue" and e.type != "prom"]  # fmt: skip
+    missing = [e.data["label"] for e in entries
+               if e.data.get("status") == "overdue" and e.type == "prom"]  # fmt: skip
     text = (f"{count('checkpoint') + count('workup')} checkpoint windows, {count('milestone')} "
             f"milestones, {count('exam')} exams, {count('alert')} alerts, "
             f"{count('assessment')} pain assessments.")  # fmt: skip
     if overdue:
         text += " Overdue: " + "; ".join(overdue) + "."
+    if missing:
+        text += " PROMs missing: " + "; ".join(missing) + "."
     if variant:
         text += f" Lumbosacral transitional variant: {variant}."
     return text
