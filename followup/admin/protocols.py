@@ -5,7 +5,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.db import models
 
-from followup.models import CheckpointDefinition, Protocol, Thresholds
+from followup.models import CheckpointDefinition, Instrument, Protocol, Thresholds
 from patients.access import access_of
 
 
@@ -121,3 +121,19 @@ class ThresholdsAdmin(VersionedAdmin):
     )
     list_display = ["__str__", "clinic", "version", "created_at", "created_by"]
     list_filter = ["clinic"]
+
+
+@admin.register(Instrument)
+class InstrumentAdmin(VersionedAdmin):
+    """PROM questionnaires (docs/proms.md). A licensed instrument's texts are loaded from
+    the clinic's file with `manage.py load_instrument`, which checks that only texts
+    change; edited here, a version is checked by the scoring rules before it is saved."""
+
+    applies = (
+        "invitations sent from now on ask it; answers already given keep the version they "
+        "were asked with."
+    )
+    list_display = ["name", "code", "clinic", "version", "assessment_field", "created_at"]
+    list_filter = ["code", "clinic"]
+    fields = ["code", "clinic", "name", "assessment_field", "items", "scoring", "licence",
+              "notes", "version", "created_at", "created_by"]  # fmt: skip

@@ -3,6 +3,7 @@ thresholds, surgery plans, notifications, webhooks."""
 
 from .alerts import Alert, AlertStatus, Severity
 from .checkpoints import Checkpoint, CheckpointKind, CheckpointStatus
+from .instruments import AssessmentField, Instrument
 from .notifications import Email, EmailKind, EmailStatus, Subscription
 from .plans import SurgeryPlan, plan_of
 from .protocols import CheckpointDefinition, Protocol
@@ -12,6 +13,7 @@ from .webhooks import WebhookDelivery, WebhookEndpoint
 __all__ = [
     "Alert",
     "AlertStatus",
+    "AssessmentField",
     "Checkpoint",
     "CheckpointDefinition",
     "CheckpointKind",
@@ -19,6 +21,7 @@ __all__ = [
     "Email",
     "EmailKind",
     "EmailStatus",
+    "Instrument",
     "Protocol",
     "Severity",
     "Subscription",
