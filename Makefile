@@ -26,7 +26,7 @@ FIND_PYTHON := for py in python3 python3.13 python3.12 \
 	fi; \
 	done; exit 1
 
-.PHONY: venv run test lint lock lock-check lock-upgrade clean clean-data
+.PHONY: venv run test lint lock lock-check lock-upgrade clean clean-data messages
 
 venv: $(STAMP)
 
@@ -109,6 +109,11 @@ $(CHROMIUM):
 		echo "error: could not install Chromium; the browser tests need $(CHROMIUM)." \
 			"Run as root: apt-get update && apt-get install -y chromium" >&2; \
 		exit 1; }
+
+# The French of the patient's questionnaire pages and e-mails (followup/locale): after
+# editing the .po, compile it; the .mo is committed, so running the service needs no gettext.
+messages:
+	msgfmt --check -o followup/locale/fr/LC_MESSAGES/django.mo followup/locale/fr/LC_MESSAGES/django.po
 
 # Removes the virtualenv only; the database and Redis data under var/ stay.
 clean:

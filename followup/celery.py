@@ -34,6 +34,7 @@ ROUTES = {
     "followup.tasks.refresh_surgeries": REFRESH,
     "followup.tasks.send_digests": DELIVERY,
     "followup.tasks.deliver_webhooks": DELIVERY,
+    "followup.tasks.send_prom_invitations": DELIVERY,
 }
 
 

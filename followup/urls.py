@@ -19,6 +19,8 @@ api_v1 = [
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
+    # The patients' own questionnaires, outside the admin (docs/proms.md).
+    path("p/", include("followup.questionnaire.urls")),
     path("fhir/r4/", include("followup.fhir.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),

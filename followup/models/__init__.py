@@ -6,6 +6,7 @@ from .checkpoints import Checkpoint, CheckpointKind, CheckpointStatus
 from .instruments import AssessmentField, Instrument
 from .notifications import Email, EmailKind, EmailStatus, Subscription
 from .plans import SurgeryPlan, plan_of
+from .proms import PromInvitation, PromLink
 from .protocols import CheckpointDefinition, Protocol
 from .thresholds import Thresholds
 from .webhooks import WebhookDelivery, WebhookEndpoint
@@ -22,6 +23,8 @@ __all__ = [
     "EmailKind",
     "EmailStatus",
     "Instrument",
+    "PromInvitation",
+    "PromLink",
     "Protocol",
     "Severity",
     "Subscription",
