@@ -15,6 +15,8 @@ EMBEDDED := python -m followup.ops.embedded
 
 # The browser the browser tests use (see the rule that installs it, below `lint`).
 CHROMIUM := /usr/bin/chromium
+# The accessibility checker the questionnaire's browser test injects (npm, package.json).
+AXE := node_modules/axe-core/axe.min.js
 
 # The first Python >= 3.12: python3 (pyenv's shim honours .python-version), then
 # python3.13 / python3.12 on PATH, then the newest under pyenv's versions/.
@@ -64,7 +66,7 @@ run: venv
 # into the other tests. Then the long run of random patient histories (marker
 # invariants_long, left out of the others by pyproject's addopts; INVARIANTS_EXAMPLES
 # sets its count; docs/reliability.md says how long it takes).
-test: lint lock-check $(CHROMIUM)
+test: lint lock-check $(CHROMIUM) $(AXE)
 	$(EMBEDDED) sh -c '\
 		python manage.py check && \
 		python manage.py makemigrations --check --dry-run && \
@@ -114,6 +116,14 @@ $(CHROMIUM):
 # editing the .po, compile it; the .mo is committed, so running the service needs no gettext.
 messages:
 	msgfmt --check -o followup/locale/fr/LC_MESSAGES/django.mo followup/locale/fr/LC_MESSAGES/django.po
+
+# axe-core for the browser tests (tests/followup/screens/test_questionnaire_browser.py),
+# pinned by package-lock.json; never served to anyone. Needs Node.js and npm.
+$(AXE): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm is missing: the browser tests need" \
+		"axe-core. Run as root: apt-get install -y npm" >&2; exit 1; }
+	npm ci --no-audit --no-fund
+	@touch $@
 
 # Removes the virtualenv only; the database and Redis data under var/ stay.
 clean:

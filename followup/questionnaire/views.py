@@ -42,9 +42,15 @@ def _page(request, template: str, context: dict | None = None, status: int = 200
             status=status,
         )  # fmt: skip
         response.render()
-    # The link's token must not leak to another site through the Referer header.
-    response["Referrer-Policy"] = "no-referrer"
     response["Content-Language"] = language
+    return response
+
+
+def _no_referrer(response: HttpResponse) -> HttpResponse:
+    """The answers to a link's URL carry its token: none of it goes on in a Referer. (Only
+    there: with no referrer at all, the browser posts the forms after it with `Origin:
+    null`, which the CSRF check rightly refuses.)"""
+    response["Referrer-Policy"] = "no-referrer"
     return response
 
 
@@ -69,7 +75,7 @@ def _rate_limited(request) -> bool:
 @require_http_methods(["GET", "HEAD"])
 def open_link(request, token: str):
     if _rate_limited(request):
-        return _page(request, "too_many.html", status=429)
+        return _no_referrer(_page(request, "too_many.html", status=429))
     now = timezone.now()
     secret = secret_of(token)
     link = (
@@ -80,13 +86,13 @@ def open_link(request, token: str):
         else None
     )
     if link is None or not link.invitation.usable_at(now):
-        return unavailable(request)
+        return _no_referrer(unavailable(request))
     invitation = link.invitation
     answers.pin_instruments(invitation, now)
     request.session.cycle_key()  # a new session for this questionnaire alone
     request.session[SESSION_KEY] = invitation.pk
     request.session[LANGUAGE_KEY] = invitation.language
-    return redirect("proms:page")
+    return _no_referrer(redirect("proms:page"))
 
 
 def _invitation(request, now) -> PromInvitation | None:

@@ -17,6 +17,15 @@ def protocols(db):
     return {p.family: p for p in Protocol.objects.filter(clinic__isnull=True).order_by("version")}
 
 
+@pytest.fixture
+def instruments(db):
+    """The shipped questionnaires (a transactional test flushes the migration's copy)."""
+    from followup.models import Instrument
+    from followup.rules.default_instruments import load_default_instruments
+
+    load_default_instruments(Instrument)
+
+
 def local(zone: str, *args) -> datetime:
     return datetime(*args, tzinfo=ZoneInfo(zone))
 
