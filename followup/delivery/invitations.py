@@ -5,9 +5,9 @@ says (built by mailing.py at send time, with a link minted for that e-mail).
 Owed, set-based, whatever the number of patients:
 - an invitation when a PROM time point's window is open, unanswered and not waived, for
   a patient still followed (`active`) who agreed (`prom_consent`) and has an address:
-  one `PromInvitation` per time point, one e-mail `prom:<checkpoint>:invite`;
+  one live `PromInvitation` per time point, one e-mail `prom:<invitation>:invite`;
 - reminder n (PROM_REMINDER_DAYS[n-1] days after the invitation went) while the answers
-  have not arrived and the window is open: `prom:<checkpoint>:remind<n>`.
+  have not arrived and the window is open: `prom:<invitation>:remind<n>`.
 At send time the same conditions are checked again: a reminder queued before the answers
 arrived is skipped, never sent (mailing.py).
 
@@ -64,9 +64,10 @@ def queue_invitations(now: datetime) -> int:
     opened = (
         Checkpoint.objects.filter(
             kind=CheckpointKind.PROM, opens_at__lte=now, due_at__gt=now,
-            answered_by__isnull=True, waived_at__isnull=True, invitation__isnull=True,
-            **_askable("patient__"),
+            answered_by__isnull=True, waived_at__isnull=True, **_askable("patient__"),
         )
+        .exclude(Exists(PromInvitation.objects.filter(checkpoint=OuterRef("pk"),
+                                                      cancelled_at__isnull=True)))
         .exclude(patient__email="")
         .values_list("pk", "clinic_id", "patient_id", "due_at", "patient__preferred_language")
     )  # fmt: skip
@@ -86,14 +87,14 @@ def queue_invitations(now: datetime) -> int:
         .exclude(Exists(Email.objects.filter(invitation=OuterRef("pk"),
                                              kind=EmailKind.PROM_INVITATION)))
         .exclude(patient__email="")
-        .values_list("pk", "checkpoint_id", "clinic_id", "patient__email")
+        .values_list("pk", "clinic_id", "patient__email")
     )  # fmt: skip
     return _record(
         [
-            Email(key=f"prom:{checkpoint_id}:invite", kind=EmailKind.PROM_INVITATION,
+            Email(key=f"prom:{pk}:invite", kind=EmailKind.PROM_INVITATION,
                   clinic_id=clinic_id, invitation_id=pk, recipient=address,
                   next_attempt_at=now)
-            for pk, checkpoint_id, clinic_id, address in not_mailed
+            for pk, clinic_id, address in not_mailed
         ]
     )  # fmt: skip
 
@@ -114,13 +115,13 @@ def queue_reminders(now: datetime) -> int:
                 **_askable("patient__"),
             )
             .exclude(patient__email="")
-            .values_list("pk", "checkpoint_id", "clinic_id", "patient__email")
+            .values_list("pk", "clinic_id", "patient__email")
         )  # fmt: skip
         rows += [
-            Email(key=f"prom:{checkpoint_id}:remind{n}", kind=EmailKind.PROM_REMINDER,
+            Email(key=f"prom:{pk}:remind{n}", kind=EmailKind.PROM_REMINDER,
                   clinic_id=clinic_id, invitation_id=pk, recipient=address,
                   next_attempt_at=now)
-            for pk, checkpoint_id, clinic_id, address in due
+            for pk, clinic_id, address in due
         ]  # fmt: skip
     return _record(rows)
 

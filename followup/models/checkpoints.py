@@ -87,7 +87,7 @@ def unsatisfy(collector, field, sub_objs, using) -> None:
 # Audit who waived what; the scheduling itself is the system's, not a person's change.
 @pghistory.track(
     pghistory.UpdateEvent(),
-    fields=["waived_at", "waived_by", "waived_reason"],
+    fields=["waived_at", "waived_by", "waived_reason", "not_applicable"],
     model_name="CheckpointWaiverEvent",
 )
 class Checkpoint(models.Model):
@@ -149,6 +149,9 @@ class Checkpoint(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     waived_reason = models.TextField(blank=True)
+    # Waived because the patient's follow-up ended (any status but active): set active
+    # again, the checkpoint is open again (followup/pipeline/closure.py).
+    not_applicable = models.BooleanField(default=False, editable=False)
     # Set by the sweep when it raised the overdue alert: the sweep's own bookkeeping.
     overdue_since = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -1,7 +1,7 @@
 """A patient's own questionnaire at a PROM time point: the invitation, its links, the
 answers so far.
 
-One invitation per PROM checkpoint (a unique key: a second run or a second worker
+One live invitation per PROM checkpoint (a unique key: a second run or a second worker
 invites nobody twice). Each e-mail (the invitation, each reminder) carries a link of its
 own, minted when the e-mail is built; the link's token is signed (Django's signing) and
 only its hash is kept, so the database holds nothing that opens the page. Every link of
@@ -24,9 +24,9 @@ def token_hash(secret: str) -> str:
 
 
 class PromInvitation(models.Model):
-    checkpoint = models.OneToOneField(
-        Checkpoint, on_delete=models.CASCADE, related_name="invitation"
-    )
+    # One live invitation per time point; a cancelled one (the follow-up ended) stays as
+    # history, and the time point re-opened gets a new one.
+    checkpoint = models.ForeignKey(Checkpoint, on_delete=models.CASCADE, related_name="invitations")
     clinic = models.ForeignKey("patients.Clinic", on_delete=models.PROTECT, related_name="+")
     patient = models.ForeignKey(
         "patients.Patient", on_delete=models.CASCADE, related_name="prom_invitations"
@@ -49,6 +49,13 @@ class PromInvitation(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["checkpoint"],
+                condition=Q(cancelled_at__isnull=True),
+                name="prominvitation_one_live_per_checkpoint",
+            )
+        ]
         indexes = [
             models.Index(
                 fields=["expires_at"],
