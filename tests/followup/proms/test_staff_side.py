@@ -36,7 +36,7 @@ def test_worklist_shows_due_missed_and_worse_answers(protocols, paris):
     assert [c.code for c in rows["proms_due"]] == ["prom_12m"]
     assert rows["proms_worse"] == []  # answered more than a week ago
 
-    other, other_surgery = operated(paris)
+    other, _ = operated(paris)
     with time_machine.travel(day(130), tick=False):
         rows = prom_rows(readable(paris), day(130))
     # Both patients missed the baseline long ago (not listed: over 30 days); the second
