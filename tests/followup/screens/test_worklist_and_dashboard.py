@@ -163,7 +163,7 @@ def test_the_worklist_lists_what_needs_my_clinic_today(request, assorted, person
         OVERDUE: {"overdue", "overdue_workup"},
         WORKUPS: {"workup_in_12h"},
         THIS_WEEK: {"in_grace", "exam_in_5_days", "exam_opening_in_2_days"},
-        **dict.fromkeys(PROM_SECTIONS, set()),  # tests/followup/proms/test_staff_side.py
+        **{key: set() for key in PROM_SECTIONS},  # tests/followup/proms/test_staff_side.py
     }
 
 
