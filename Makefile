@@ -18,6 +18,8 @@ CHROMIUM := /usr/bin/chromium
 # What the outcomes report's PDF needs (WeasyPrint renders with Pango) and what its tests
 # read the PDF back with (pdftoppm, pdftotext): installed by the rule below `lint`.
 PDFTOOLS := /usr/bin/pdftoppm
+# The accessibility checker the questionnaire's browser test injects (npm, package.json).
+AXE := node_modules/axe-core/axe.min.js
 
 # The first Python >= 3.12: python3 (pyenv's shim honours .python-version), then
 # python3.13 / python3.12 on PATH, then the newest under pyenv's versions/.
@@ -29,7 +31,7 @@ FIND_PYTHON := for py in python3 python3.13 python3.12 \
 	fi; \
 	done; exit 1
 
-.PHONY: venv run test lint lock lock-check lock-upgrade clean clean-data
+.PHONY: venv run test lint lock lock-check lock-upgrade clean clean-data messages
 
 venv: $(STAMP)
 
@@ -67,7 +69,7 @@ run: venv
 # into the other tests. Then the long run of random patient histories (marker
 # invariants_long, left out of the others by pyproject's addopts; INVARIANTS_EXAMPLES
 # sets its count; docs/reliability.md says how long it takes).
-test: lint lock-check $(CHROMIUM) $(PDFTOOLS)
+test: lint lock-check $(CHROMIUM) $(PDFTOOLS) $(AXE)
 	$(EMBEDDED) sh -c '\
 		python manage.py check && \
 		python manage.py makemigrations --check --dry-run && \
@@ -123,6 +125,19 @@ $(PDFTOOLS):
 			"Run as root: apt-get update && apt-get install -y libpango-1.0-0" \
 			"libpangoft2-1.0-0 fonts-dejavu-core poppler-utils" >&2; \
 		exit 1; }
+
+# The French of the patient's questionnaire pages and e-mails (followup/locale): after
+# editing the .po, compile it; the .mo is committed, so running the service needs no gettext.
+messages:
+	msgfmt --check -o followup/locale/fr/LC_MESSAGES/django.mo followup/locale/fr/LC_MESSAGES/django.po
+
+# axe-core for the browser tests (tests/followup/screens/test_questionnaire_browser.py),
+# pinned by package-lock.json; never served to anyone. Needs Node.js and npm.
+$(AXE): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm is missing: the browser tests need" \
+		"axe-core. Run as root: apt-get install -y npm" >&2; exit 1; }
+	npm ci --no-audit --no-fund
+	@touch $@
 
 # Removes the virtualenv only; the database and Redis data under var/ stay.
 clean:

@@ -36,6 +36,7 @@ ROUTES = {
     "followup.tasks.send_digests": DELIVERY,
     "followup.tasks.deliver_webhooks": DELIVERY,
     "followup.tasks.deliver_fhir_subscriptions": DELIVERY,
+    "followup.tasks.send_prom_invitations": DELIVERY,
 }
 
 

@@ -231,6 +231,20 @@ MAILERS = {
 }
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "followup@localhost")
 
+# The patient's own questionnaires (docs/proms.md): reminders this many days after the
+# invitation went, while the answers have not arrived and the window is open.
+PROM_REMINDER_DAYS = [int(day) for day in env_list("PROM_REMINDER_DAYS", ["3", "7"])]
+if (
+    any(day <= 0 for day in PROM_REMINDER_DAYS)
+    or sorted(set(PROM_REMINDER_DAYS)) != PROM_REMINDER_DAYS
+):
+    raise ImproperlyConfigured("PROM_REMINDER_DAYS: distinct positive days, in order (3,7)")
+# Openings of a questionnaire link per client address and 10 minutes: a guessing run is
+# cut short (the tokens are 256 random bits: this is about load and noise).
+PROM_LINK_RATE = env_int("PROM_LINK_RATE", 30)
+LANGUAGES = [("en", "English"), ("fr", "Français")]
+LOCALE_PATHS = [BASE_DIR / "followup" / "locale"]
+
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -357,6 +371,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "followup.tasks.deliver_fhir_subscriptions",
         "schedule": crontab(minute="*"),
         "options": {"expires": 50},
+    },
+    # The patients' questionnaires: invitations when a PROM window opens, reminders.
+    "prom-invitations": {
+        "task": "followup.tasks.send_prom_invitations",
+        "schedule": crontab(minute="*/5"),
+        "options": {"expires": 4 * 60},
     },
     # Proves beat is alive and its messages get through (/healthz/deep).
     "heartbeat": {

@@ -54,6 +54,14 @@ def notify_urgent() -> dict:
     return {"queued": mailing.queue_urgent(now), "sent": mailing.deliver(now, mailing.URGENT)}
 
 
+@shared_task(soft_time_limit=4 * MINUTE, time_limit=5 * MINUTE)
+def send_prom_invitations() -> dict:
+    """Invite patients whose questionnaire window opened, remind those who have not
+    answered, and send those e-mails."""
+    now = timezone.now()
+    return {"queued": mailing.queue_proms(now), "sent": mailing.deliver(now, mailing.PROMS)}
+
+
 # Every minute; webhooks.deliver keeps to WEBHOOK_TASK_BUDGET itself, this is the net.
 @shared_task(soft_time_limit=2 * MINUTE, time_limit=2 * MINUTE + 30)
 def deliver_webhooks() -> int:

@@ -25,6 +25,8 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path(".well-known/smart-configuration", smart.smart_configuration, name="smart-configuration"),
     path("auth/token", smart.token, name="smart-token"),
+    # The patients' own questionnaires, outside the admin (docs/proms.md).
+    path("p/", include("followup.questionnaire.urls")),
     path("fhir/r4/", include("followup.fhir.urls")),
     path("cds-services", cds.DiscoveryView.as_view(), name="cds-discovery"),
     path("cds-services/<slug:service_id>", cds.HookView.as_view(), name="cds-service"),

@@ -6,7 +6,13 @@ from django import forms
 from django.contrib import admin, messages
 from django.db import models
 
-from followup.models import CheckpointDefinition, OutcomeStandards, Protocol, Thresholds
+from followup.models import (
+    CheckpointDefinition,
+    Instrument,
+    OutcomeStandards,
+    Protocol,
+    Thresholds,
+)
 from patients.access import access_of
 
 
@@ -37,7 +43,8 @@ class DefinitionInline(admin.TabularInline):
     # to report on.
     fields = [
         "code", "label", "kind", "opens_day", "due_day", "target_day", "due_hours",
-        "grace_days", "modalities", "required", "overdue_severity", "recommendation", "source",
+        "grace_days", "modalities", "instruments", "required", "overdue_severity",
+        "recommendation", "source",
     ]  # fmt: skip
     formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2})}}
 
@@ -131,3 +138,19 @@ class OutcomeStandardsAdmin(VersionedAdmin):
     applies = "the outcomes report reads the newest version from now on (nothing is pinned)."
     list_display = ["__str__", "clinic", "version", "min_group_size", "created_at", "created_by"]
     list_filter = ["clinic"]
+
+
+@admin.register(Instrument)
+class InstrumentAdmin(VersionedAdmin):
+    """PROM questionnaires (docs/proms.md). A licensed instrument's texts are loaded from
+    the clinic's file with `manage.py load_instrument`, which checks that only texts
+    change; edited here, a version is checked by the scoring rules before it is saved."""
+
+    applies = (
+        "invitations sent from now on ask it; answers already given keep the version they "
+        "were asked with."
+    )
+    list_display = ["name", "code", "clinic", "version", "assessment_field", "created_at"]
+    list_filter = ["code", "clinic"]
+    fields = ["code", "clinic", "name", "assessment_field", "items", "scoring", "licence",
+              "notes", "version", "created_at", "created_by"]  # fmt: skip

@@ -9,7 +9,7 @@ queries, scoped to the staff member's clinics.
 from datetime import timedelta
 
 from django.contrib import admin, messages
-from django.db.models import Aggregate, Count, F, FloatField, Q
+from django.db.models import Aggregate, Count, F, FloatField, OuterRef, Q, Subquery
 from django.db.models.functions import Extract
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -26,18 +26,27 @@ from followup.models import (
     Checkpoint,
     CheckpointKind,
     CheckpointStatus,
+    PromInvitation,
     Severity,
 )
 from followup.models.alerts import SEVERITY_ORDER
 from followup.pipeline import alerts_lifecycle, waivers
 from followup.reads import charts
+from followup.rules.recurrence import RecurrenceLimits
 from patients.access import access_of
 from patients.base.admin.scoping import AuditedAutocompleteJsonView, audit_when_rendered
-from patients.models import Clinic
+from patients.models import Assessment, Clinic, FollowupStatus
 
 from .outcomes import OutcomesViews
 
 ROWS = 50  # per worklist section; the full lists are one click away
+# PROMs on the worklist: missed in the last MISSED_DAYS, answered in the last ANSWERED_DAYS
+# with a worse score than the patient's previous one: NRS up by the MCID (CLINICAL_RULES
+# §6), ODI up by 10 points (a usual ODI MCID; default, not from the seeds).
+MISSED_DAYS, ANSWERED_DAYS = 30, 7
+WORSE_NRS, WORSE_ODI = RecurrenceLimits().recurrence_rise_nrs, 10
+# A patient whose last LOST_AFTER invitations all went unanswered is proposed as lost.
+LOST_AFTER = 3
 
 
 class Median(Aggregate):
@@ -147,6 +156,7 @@ def worklist(readable: frozenset[int]) -> dict:
         "overdue": list(
             pending.with_status(CheckpointStatus.OVERDUE, now)
             .filter(required=True)
+            .exclude(kind=CheckpointKind.PROM)  # the PROM sections list them
             .order_by("due_at")[:ROWS]
         ),
         "workups_due": list(
@@ -159,13 +169,94 @@ def worklist(readable: frozenset[int]) -> dict:
                 "due_at"
             )[:ROWS]
         ),
+        **prom_rows(readable, now),
     }
 
 
+def prom_rows(readable: frozenset[int], now) -> dict:
+    """The patients' own questionnaires: due now, missed lately, answered worse, and the
+    patients proposed as lost. Only patients still followed."""
+    followed = Checkpoint.objects.filter(
+        clinic_id__in=readable, kind=CheckpointKind.PROM,
+        patient__followup_status=FollowupStatus.ACTIVE,
+    ).select_related("patient")  # fmt: skip
+    previous = Assessment.objects.filter(
+        patient=OuterRef("patient"), assessed_at__lt=OuterRef("assessed_at")
+    ).order_by("-assessed_at", "-pk")
+    answered = (
+        Assessment.objects.filter(
+            clinic_id__in=readable, created_at__gte=now - timedelta(ANSWERED_DAYS),
+            answers__kind=CheckpointKind.PROM,
+            patient__followup_status=FollowupStatus.ACTIVE,
+        )
+        .annotate(**{f"before_{name}": Subquery(previous.values(name)[:1])
+                     for name in ("nrs_back", "nrs_leg", "odi")})
+        .select_related("patient")
+        .distinct()
+        .order_by("-created_at")[:ROWS]
+    )  # fmt: skip
+    return {
+        "proms_due": list(
+            followed.with_status(CheckpointStatus.OPEN, now).order_by("due_at")[:ROWS]
+        ),
+        "proms_missing": list(
+            followed.with_status(CheckpointStatus.OVERDUE, now)
+            .filter(due_at__gte=now - timedelta(MISSED_DAYS))
+            .order_by("-due_at")[:ROWS]
+        ),
+        "proms_worse": [(a, worse) for a in answered if (worse := _worse(a))],
+        "proposed_lost": proposed_lost(readable, now),
+    }
+
+
+def _worse(a: Assessment) -> list[str]:
+    """What got worse since the patient's previous score, said plainly."""
+    said = []
+    for name, label, rise in (
+        ("nrs_back", "back pain", WORSE_NRS),
+        ("nrs_leg", "leg pain", WORSE_NRS),
+        ("odi", "ODI", WORSE_ODI),
+    ):
+        now, before = getattr(a, name), getattr(a, f"before_{name}")
+        if now is not None and before is not None and now - before >= rise:
+            said.append(f"{label} {before} → {now}")
+    return said  # fmt: skip
+
+
+def proposed_lost(readable: frozenset[int], now) -> list:
+    """Patients still followed whose last LOST_AFTER invitations (window over) all went
+    unanswered: staff decide whether they are lost (the patient's follow-up status)."""
+    invitations = (
+        PromInvitation.objects.filter(
+            clinic_id__in=readable, cancelled_at__isnull=True, expires_at__lte=now,
+            patient__followup_status=FollowupStatus.ACTIVE,
+            created_at__gte=now - timedelta(days=3 * 365),
+        )
+        .select_related("patient")
+        .only("patient_id", "completed_at", "created_at", "patient__mrn",
+              "patient__given_name", "patient__family_name")
+        .order_by("patient_id", "-created_at")
+    )  # fmt: skip
+    last: dict[int, list[PromInvitation]] = {}
+    for invitation in invitations:
+        mine = last.setdefault(invitation.patient_id, [])
+        if len(mine) < LOST_AFTER:
+            mine.append(invitation)
+    return [
+        mine[0].patient
+        for mine in last.values()
+        if len(mine) == LOST_AFTER and all(i.completed_at is None for i in mine)
+    ][:ROWS]
+
+
 def worklist_rows(rows: dict) -> list:
-    """The alerts and checkpoints the worklist showed, for the audit of reads."""
+    """The alerts, checkpoints and scores the worklist showed, for the audit of reads."""
     alerts = [alert for alert, _ in rows["urgent_alerts"]]
-    return alerts + rows["overdue"] + rows["workups_due"] + rows["due_this_week"]
+    return (
+        alerts + rows["overdue"] + rows["workups_due"] + rows["due_this_week"]
+        + rows["proms_due"] + rows["proms_missing"] + [a for a, _ in rows["proms_worse"]]
+        + rows["proposed_lost"]
+    )  # fmt: skip
 
 
 def dashboard(clinic: Clinic) -> dict:
@@ -194,6 +285,19 @@ def dashboard(clinic: Clinic) -> dict:
     for row in alert_rows:
         by_code.setdefault(row["code"], {})[row["severity"]] = row["n"]
     severities = [Severity.URGENT, Severity.HIGH, Severity.WARNING, Severity.INFO]
+    capture = list(
+        Checkpoint.objects.filter(clinic=clinic, kind=CheckpointKind.PROM, due_at__lte=now)
+        .exclude(not_applicable=True)
+        .values("code")
+        .annotate(
+            answered=Count("pk", filter=Q(answered_by__isnull=False)),
+            missed=Count("pk", filter=Q(answered_by__isnull=True, waived_at__isnull=True)),
+        )
+        .order_by("code")
+    )
+    for row in capture:
+        owed = row["answered"] + row["missed"]
+        row["rate"] = round(100 * row["answered"] / owed) if owed else None
     median = Alert.objects.filter(
         clinic=clinic, created_at__gte=year_ago, acknowledged_at__isnull=False
     ).aggregate(days=Median(Extract(F("acknowledged_at") - F("created_at"), "epoch") / 86400.0))
@@ -212,4 +316,6 @@ def dashboard(clinic: Clinic) -> dict:
              ("info", "#6c8ebf")],
         )),
         "median_days_to_acknowledge": median["days"],
+        # PROM capture per time point, over the windows closed (not-applicable ones out).
+        "prom_capture": capture,
     }  # fmt: skip

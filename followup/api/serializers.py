@@ -45,8 +45,10 @@ class CheckpointSerializer(serializers.ModelSerializer):
             "overdue_at",
             "status",
             "satisfied_by",
+            "answered_by",
             "late",
             "modalities",
+            "instruments",
             "required",
             "waived_at",
             "waived_reason",
@@ -168,8 +170,8 @@ class NewWebhookEndpointSerializer(WebhookEndpointSerializer):
 
 class TimelineEntrySerializer(serializers.Serializer):
     type = serializers.ChoiceField(
-        choices=["surgery", "checkpoint", "milestone", "workup", "exam", "event", "assessment",
-                 "alert"]
+        choices=["surgery", "checkpoint", "milestone", "workup", "prom", "exam", "event",
+                 "assessment", "alert"]
     )  # fmt: skip
     at = serializers.DateTimeField()
     id = serializers.IntegerField()

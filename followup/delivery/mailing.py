@@ -21,13 +21,14 @@ from django.db.models import F
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from followup.models import Alert, AlertStatus, Email, EmailKind, EmailStatus
+from followup.models import Alert, AlertStatus, Email, EmailKind, EmailStatus, PromInvitation
 from patients.models import Clinic
 
-from . import digest, outbox
+from . import digest, invitations, outbox
+from .invitations import queue_proms
 from .queueing import queue_digests, queue_urgent
 
-__all__ = ["DIGESTS", "URGENT", "deliver", "queue_digests", "queue_urgent"]
+__all__ = ["DIGESTS", "PROMS", "URGENT", "deliver", "queue_digests", "queue_proms", "queue_urgent"]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ CLAIMS = outbox.Claims(Email, lease=CLAIM_TIMEOUT, status=EmailStatus.SENDING)
 
 URGENT = (EmailKind.URGENT, EmailKind.ESCALATION)
 DIGESTS = (EmailKind.DIGEST,)
+PROMS = invitations.PROM_KINDS
 
 
 def deliver(now: datetime | None = None, kinds: tuple[str, ...] | None = None) -> int:
@@ -105,6 +107,9 @@ def _send_batch(rows: list[Email], now: datetime) -> int:
     batch = _Batch(
         clinics=Clinic.objects.in_bulk({r.clinic_id for r in rows}),
         alerts=Alert.objects.select_related("patient").in_bulk({r.alert_id for r in rows} - {None}),
+        invitations=PromInvitation.objects.select_related("patient", "checkpoint").in_bulk(
+            {r.invitation_id for r in rows} - {None}
+        ),
     )  # fmt: skip
     sent = 0
     for index, row in enumerate(rows):
@@ -122,6 +127,7 @@ def _send_batch(rows: list[Email], now: datetime) -> int:
 class _Batch:
     clinics: dict[int, Clinic]
     alerts: dict[int, Alert]
+    invitations: dict[int, PromInvitation]
     collected: dict[int, digest.ClinicData] = field(default_factory=dict)
 
     def digest_data(self, clinic: Clinic, now: datetime) -> digest.ClinicData:
@@ -148,10 +154,20 @@ def _send_one(row: Email, batch: _Batch, now: datetime) -> int:
         # Queued while ignored, held back (SMTP down), then acknowledged: not escalated.
         _mark(row, status=EmailStatus.SKIPPED, last_error="Acknowledged before it was sent.")
         return 0
+    if row.kind in PROMS and (
+        why := invitations.why_not_send(batch.invitations[row.invitation_id], now)
+    ):
+        # Above all: a reminder queued before the answers arrived is never sent after.
+        _mark(row, status=EmailStatus.SKIPPED, last_error=why)
+        return 0
     if not _renew_claim(row):
         return 0  # taken back by another run meanwhile: that run sends it
     try:
-        if row.kind == EmailKind.DIGEST:
+        if row.kind in PROMS:
+            subject, text, html = invitations.render(
+                batch.invitations[row.invitation_id], clinic, row.kind
+            )
+        elif row.kind == EmailKind.DIGEST:
             data = batch.digest_data(clinic, now)
             subject, text, html = digest.render(
                 digest.for_recipient(data, row.local_date, _last_digest(row))

@@ -5,9 +5,11 @@ from .alerts import Alert, AlertStatus, Severity
 from .checkpoints import Checkpoint, CheckpointKind, CheckpointStatus
 from .feeds import Hl7Message, Hl7Source, Hl7Status
 from .fhir_subscriptions import FhirSubscription, FhirSubscriptionStatus, FhirTopic, PayloadContent
+from .instruments import AssessmentField, Instrument
 from .notifications import Email, EmailKind, EmailStatus, Subscription
 from .outcomes import OutcomeStandards
 from .plans import SurgeryPlan, plan_of
+from .proms import PromInvitation, PromLink
 from .protocols import CheckpointDefinition, Protocol
 from .thresholds import Thresholds
 from .webhooks import WebhookDelivery, WebhookEndpoint
@@ -15,6 +17,7 @@ from .webhooks import WebhookDelivery, WebhookEndpoint
 __all__ = [
     "Alert",
     "AlertStatus",
+    "AssessmentField",
     "Checkpoint",
     "CheckpointDefinition",
     "CheckpointKind",
@@ -28,8 +31,11 @@ __all__ = [
     "Hl7Message",
     "Hl7Source",
     "Hl7Status",
+    "Instrument",
     "OutcomeStandards",
     "PayloadContent",
+    "PromInvitation",
+    "PromLink",
     "Protocol",
     "Severity",
     "Subscription",

@@ -32,16 +32,19 @@ class CheckpointStatus(models.TextChoices):
 
 # Rows the sweep still has to look at: required, not satisfied, not waived, not yet
 # alerted. An optional checkpoint (its definition's `required` unticked) is planned,
-# matched and shown like any other, but is never overdue.
+# matched and shown like any other, but is never overdue. A PROM missed is a gap in the
+# capture rate (the worklist's "PROMs missing"), never an overdue alert.
 PENDING = Q(
     required=True, satisfied_by__isnull=True, waived_at__isnull=True, overdue_since__isnull=True
-) & ~Q(kind=CheckpointKind.MILESTONE)
+) & ~Q(kind__in=[CheckpointKind.MILESTONE, CheckpointKind.PROM])
 
 
-# Exams and work-ups neither satisfied nor waived: open, overdue or upcoming.
+# Exams, work-ups and PROMs neither satisfied (by an exam, a PROM by an assessment) nor
+# waived: open, overdue or upcoming.
 UNRESOLVED = ~Q(kind=CheckpointKind.MILESTONE) & Q(
-    waived_at__isnull=True, satisfied_by__isnull=True
+    waived_at__isnull=True, satisfied_by__isnull=True, answered_by__isnull=True
 )
+ANSWERED = Q(satisfied_by__isnull=False) | Q(answered_by__isnull=False)
 
 
 class CheckpointQuerySet(models.QuerySet):
@@ -60,7 +63,7 @@ def _status_q(status: str, now: datetime) -> Q:
         case CheckpointStatus.WAIVED:
             return ~milestone & Q(waived_at__isnull=False)
         case CheckpointStatus.SATISFIED:
-            return ~milestone & Q(waived_at__isnull=True, satisfied_by__isnull=False)
+            return ~milestone & Q(waived_at__isnull=True) & ANSWERED
         case CheckpointStatus.OVERDUE:
             return UNRESOLVED & Q(overdue_at__lte=now)
         case CheckpointStatus.OPEN:
@@ -84,7 +87,7 @@ def unsatisfy(collector, field, sub_objs, using) -> None:
 # Audit who waived what; the scheduling itself is the system's, not a person's change.
 @pghistory.track(
     pghistory.UpdateEvent(),
-    fields=["waived_at", "waived_by", "waived_reason"],
+    fields=["waived_at", "waived_by", "waived_reason", "not_applicable"],
     model_name="CheckpointWaiverEvent",
 )
 class Checkpoint(models.Model):
@@ -129,6 +132,17 @@ class Checkpoint(models.Model):
         on_delete=unsatisfy,
         related_name="satisfies",
     )
+    # A PROM time point is answered by the patient's assessment in its window (matching).
+    # Deleting the assessment leaves it unanswered; the refresh the deletion nudges
+    # matches it again.
+    answered_by = models.ForeignKey(
+        "patients.Assessment",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="answers",
+    )
+    instruments = ArrayField(models.SlugField(max_length=40), default=list, blank=True)
     late = models.BooleanField(default=False, help_text="Satisfied by an exam after its due time.")
     waived_at = models.DateTimeField(null=True, blank=True)
     waived_by = models.ForeignKey(
@@ -143,6 +157,9 @@ class Checkpoint(models.Model):
     booked_order = models.CharField(
         max_length=64, blank=True, help_text="The order's accession (placer/filler) number."
     )
+    # Waived because the patient's follow-up ended (any status but active): set active
+    # again, the checkpoint is open again (followup/pipeline/closure.py).
+    not_applicable = models.BooleanField(default=False, editable=False)
     # Set by the sweep when it raised the overdue alert: the sweep's own bookkeeping.
     overdue_since = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -189,7 +206,7 @@ class Checkpoint(models.Model):
             return CheckpointStatus.PASSED if now >= self.due_at else CheckpointStatus.UPCOMING
         if self.waived_at:
             return CheckpointStatus.WAIVED
-        if self.satisfied_by_id:
+        if self.satisfied_by_id or self.answered_by_id:
             return CheckpointStatus.SATISFIED
         if now >= self.overdue_at:
             return CheckpointStatus.OVERDUE

@@ -36,13 +36,18 @@ class EmailKind(models.TextChoices):
     DIGEST = "digest"
     URGENT = "urgent", "Urgent alert"
     ESCALATION = "escalation", "Escalation of an unacknowledged urgent alert"
+    # To the patient: no clinical data, only a link to their questionnaire.
+    PROM_INVITATION = "prom_invite", "Questionnaire invitation (to the patient)"
+    PROM_REMINDER = "prom_remind", "Questionnaire reminder (to the patient)"
 
 
 class EmailStatus(models.TextChoices):
     PENDING = "pending"  # recorded, not sent yet (or an attempt failed: see last_error)
     SENDING = "sending"  # claimed by a worker
     SENT = "sent"
-    SKIPPED = "skipped"  # a digest whose day has passed, an escalation already answered
+    # a digest whose day has passed, an escalation already answered, a reminder of a
+    # questionnaire already answered
+    SKIPPED = "skipped"
 
 
 class Email(models.Model):
@@ -55,6 +60,13 @@ class Email(models.Model):
     recipient = models.EmailField()
     alert = models.ForeignKey(
         "followup.Alert", null=True, blank=True, on_delete=models.CASCADE, related_name="emails"
+    )
+    invitation = models.ForeignKey(
+        "followup.PromInvitation",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="emails",
     )
     local_date = models.DateField(null=True, blank=True, help_text="A digest's day, locally.")
     status = models.CharField(max_length=8, choices=EmailStatus, default=EmailStatus.PENDING)

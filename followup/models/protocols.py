@@ -21,6 +21,10 @@ class CheckpointKind(models.TextChoices):
     EXAM = "exam"
     MILESTONE = "milestone"
     WORKUP = "workup"
+    # Patient-reported outcomes at a time point (CLINICAL_RULES §6): answered by an
+    # assessment in the window, not by an exam; a missed one is a gap in the capture
+    # rate, never an overdue alert.
+    PROM = "prom", "PROM (patient-reported outcomes)"
 
 
 class ProtocolFamily(models.TextChoices):
@@ -68,8 +72,9 @@ class CheckpointDefinition(models.Model):
     code = models.SlugField(max_length=40)
     label = models.CharField(max_length=200)
     kind = models.CharField(max_length=10, choices=CheckpointKind)
-    opens_day = models.PositiveIntegerField(help_text="The window opens at the start of this day.")
-    due_day = models.PositiveIntegerField(help_text="The window ends at the end of this day.")
+    # Negative only for a PROM: the baseline is answered before the surgery.
+    opens_day = models.IntegerField(help_text="The window opens at the start of this day.")
+    due_day = models.IntegerField(help_text="The window ends at the end of this day.")
     target_day = models.PositiveIntegerField(null=True, blank=True)
     due_hours = models.PositiveIntegerField(
         null=True,
@@ -84,6 +89,13 @@ class CheckpointDefinition(models.Model):
     )
     modalities = ArrayField(
         models.CharField(max_length=2, choices=Modality), default=list, blank=True
+    )
+    instruments = ArrayField(
+        models.SlugField(max_length=40),
+        default=list,
+        blank=True,
+        help_text="PROMs: the questionnaires asked at this time point (instrument codes), "
+        "in order.",
     )
     required = models.BooleanField(default=True)
     overdue_severity = models.CharField(max_length=8, choices=Severity, default=Severity.WARNING)
@@ -111,6 +123,12 @@ class CheckpointDefinition(models.Model):
             raise ValidationError({"due_day": "The window must end after it opens."})
         if self.kind in (CheckpointKind.EXAM, CheckpointKind.WORKUP) and not self.modalities:
             raise ValidationError({"modalities": "An exam or work-up needs at least one modality."})
+        if self.kind != CheckpointKind.PROM and (self.opens_day or 0) < 0:
+            raise ValidationError({"opens_day": "Only a PROM time point opens before surgery."})
+        if self.kind == CheckpointKind.PROM and not self.instruments:
+            raise ValidationError(
+                {"instruments": "A PROM time point asks at least one instrument."}
+            )
         if self.kind == CheckpointKind.WORKUP and not self.due_hours:
             raise ValidationError(
                 {"due_hours": "A work-up is due a number of hours after the event."}

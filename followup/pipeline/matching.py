@@ -24,7 +24,7 @@ from django.db import transaction
 
 from followup.models import Checkpoint, CheckpointKind
 from imaging.models import ImagingExam
-from patients.models import Surgery
+from patients.models import Assessment, Surgery
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,45 @@ def assign_workups(workups: Iterable[Checkpoint], exams: Iterable[ImagingExam]) 
     return matches
 
 
+def assign_proms(proms: Iterable[Checkpoint], assessments: Iterable[Assessment]) -> dict[int, int]:
+    """Pure: each PROM time point gets the patient's first assessment inside its window
+    (a PROM is never answered late: its link expires with the window). One assessment
+    may answer the time points of several surgeries, as one film answers several."""
+    ordered = sorted(assessments, key=lambda a: (a.assessed_at, a.pk))
+    answers: dict[int, int] = {}
+    for prom in proms:
+        if prom.waived_at is not None:
+            continue
+        inside = next((a for a in ordered if prom.opens_at <= a.assessed_at < prom.due_at), None)
+        if inside is not None:
+            answers[prom.pk] = inside.pk
+    return answers
+
+
+@transaction.atomic
+def rematch_proms(surgeries: Sequence[Surgery]) -> None:
+    """Every PROM time point of these surgeries answered by the assessment in its window,
+    in two queries and one update."""
+    proms = list(Checkpoint.objects.filter(surgery__in=surgeries, kind=CheckpointKind.PROM))
+    if not proms:
+        return
+    assessments = defaultdict(list)
+    for a in Assessment.objects.filter(patient_id__in={p.patient_id for p in proms}).only(
+        "pk", "patient_id", "assessed_at"
+    ):
+        assessments[a.patient_id].append(a)
+    by_patient = defaultdict(list)
+    for prom in proms:
+        by_patient[prom.patient_id].append(prom)
+    answers: dict[int, int] = {}
+    for patient_id, theirs in by_patient.items():
+        answers |= assign_proms(theirs, assessments[patient_id])
+    changed = [p for p in proms if p.answered_by_id != answers.get(p.pk)]
+    for prom in changed:
+        prom.answered_by_id = answers.get(prom.pk)
+    Checkpoint.objects.bulk_update(changed, ["answered_by"])
+
+
 @transaction.atomic
 def rematch_many(surgeries: Sequence[Surgery], now: datetime) -> None:
     """Match every exam of these surgeries' patients, in a fixed number of queries.
@@ -127,3 +166,4 @@ def rematch_many(surgeries: Sequence[Surgery], now: datetime) -> None:
             checkpoint.overdue_since = None
         changed.append(checkpoint)
     Checkpoint.objects.bulk_update(changed, ["satisfied_by", "late", "overdue_since"])
+    rematch_proms(surgeries)

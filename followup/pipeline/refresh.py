@@ -18,7 +18,7 @@ from followup.models import SurgeryPlan
 from patients.locks import lock_patients_of
 from patients.models import Surgery
 
-from . import alerts_lifecycle, evaluation, matching, recurrence, schedule
+from . import alerts_lifecycle, closure, evaluation, matching, recurrence, schedule
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +104,8 @@ def refresh_many(surgery_ids: Iterable[int], now: datetime, *, onto_current: boo
         thresholds = evaluation.pinned_thresholds(surgeries)  # pinned (anew) by the plan
         recurrence.detect_many(surgeries, thresholds, now)
         schedule.plan_workups_many(surgeries, now)
+        # A follow-up that ended closes what is pending; resumed, it opens it again.
+        closure.apply_many(sorted({s.patient_id for s in surgeries}), now)
         matching.rematch_many(surgeries, now)
         evaluation.evaluate_many(surgeries, now, thresholds)
         alerts_lifecycle.reconcile_deadlines([s.patient_id for s in surgeries], now)

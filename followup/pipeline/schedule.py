@@ -142,8 +142,8 @@ def plan_many(
     Checkpoint.objects.bulk_create(to_create)
     Checkpoint.objects.bulk_update(
         to_update,
-        ["definition", "label", "opens_at", "due_at", "overdue_at", "modalities", "required",
-         "overdue_severity", "overdue_since"],
+        ["definition", "label", "opens_at", "due_at", "overdue_at", "modalities", "instruments",
+         "required", "overdue_severity", "overdue_since"],
     )  # fmt: skip
 
 
@@ -180,6 +180,7 @@ def _apply(checkpoint: Checkpoint, definition: CheckpointDefinition, span: Windo
         span.overdue_at,
     )
     checkpoint.modalities = list(definition.modalities)
+    checkpoint.instruments = list(definition.instruments)
     checkpoint.required = definition.required
     checkpoint.overdue_severity = definition.overdue_severity
 

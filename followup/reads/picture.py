@@ -73,8 +73,8 @@ def render(
     band_y = {e.id: top + 20 * i for i, e in enumerate(bands)}
     alerts_room = 10 * max(1, sum(e.type == "alert" for e in mine))
     exams_top = top + 20 * len(bands) + 12 + min(alerts_room, 120)
-    pain_top = exams_top + 20 * len(ROWS) + 20
-    height = pain_top + 80
+    pain_top = exams_top + 20 * len(ROWS) + 30  # room for the PROM windows above the scores
+    height = pain_top + 84
 
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{WIDTH}" height="{height}" '
@@ -106,6 +106,7 @@ def render(
         at = exam_times.get(entry.data.get("exam"), entry.at)
         stacked[at] = stacked.get(at, -1) + 1
         parts.append(_alert(entry, layout, _day(at, day0), exams_top - 12 - 10 * stacked[at]))
+    parts += [_prom_band(e, layout, day0, pain_top - 16) for e in mine if e.type == "prom"]
     parts.append(_pain(mine, layout, day0, pain_top))
     parts.append("</svg>")
     return "".join(parts)
@@ -120,12 +121,17 @@ def _description(entries: list[Entry], now: datetime, variant: str) -> str:
     def count(kind: str) -> int:
         return sum(e.type == kind for e in entries)
 
-    overdue = [e.data["label"] for e in entries if e.data.get("status") == "overdue"]
+    overdue = [e.data["label"] for e in entries
+               if e.data.get("status") == "overdue" and e.type != "prom"]  # fmt: skip
+    missing = [e.data["label"] for e in entries
+               if e.data.get("status") == "overdue" and e.type == "prom"]  # fmt: skip
     text = (f"{count('checkpoint') + count('workup')} checkpoint windows, {count('milestone')} "
             f"milestones, {count('exam')} exams, {count('alert')} alerts, "
             f"{count('assessment')} pain assessments.")  # fmt: skip
     if overdue:
         text += " Overdue: " + "; ".join(overdue) + "."
+    if missing:
+        text += " PROMs missing: " + "; ".join(missing) + "."
     if variant:
         text += f" Lumbosacral transitional variant: {variant}."
     return text
@@ -186,19 +192,44 @@ def _alert(entry: Entry, layout: Layout, day: float, y: int) -> str:
                class_=f"alert severity-{severity}")  # fmt: skip
 
 
+def _prom_band(entry: Entry, layout: Layout, day0: datetime, y: int) -> str:
+    """A PROM time point's window, just above the scores it collects."""
+    status = entry.data["status"]
+    x1 = layout.x(_day(entry.data["opens_at"], day0))
+    x2 = max(layout.x(_day(entry.data["due_at"], day0)), x1 + 3)
+    shown = {"overdue": "missed", "satisfied": "answered"}.get(status, status)
+    return _el("rect", f"{entry.data['label']}: {shown}", x=x1, y=y, width=round(x2 - x1, 1),
+               height=8, rx=2, fill=BAND_COLOURS.get(status, "#ddd"), stroke="#555",
+               stroke_dasharray="4 2" if status == "overdue" else "none",
+               class_=f"prom-band status-{status}")  # fmt: skip
+
+
+# The scores under the imaging: each 0-10 (the ODI's 0-100 drawn on the same scale, /10),
+# told apart by line style as well as by colour.
+SCORES = [("nrs_back", "NRS back", 1, "#333333", "none"),
+          ("nrs_leg", "NRS leg", 1, "#1f77b4", "6 3"),
+          ("odi", "ODI", 10, "#9467bd", "2 3")]  # fmt: skip
+
+
 def _pain(entries: list[Entry], layout: Layout, day0: datetime, top: int) -> str:
-    scores = [(e.at, e.data["nrs_back"]) for e in entries
-              if e.type == "assessment" and e.data.get("nrs_back") is not None]  # fmt: skip
-    label = _text("Back pain", x=8, y=top + 34, fill="#333")
+    label = _text("Scores", x=8, y=top + 34, fill="#333")
     frame = (f'<rect x="{LEFT}" y="{top}" width="{WIDTH - LEFT - RIGHT}" height="60" '
              f'fill="none" stroke="#ccc"/>')  # fmt: skip
-    if not scores:
-        return label + frame
-    points = " ".join(f"{layout.x(_day(at, day0))},{top + 60 - 6 * score}" for at, score in scores)
-    dots = "".join(
-        _el("circle", f"NRS back {score} on {at:%Y-%m-%d}", cx=layout.x(_day(at, day0)),
-            cy=top + 60 - 6 * score, r=2.5, fill="#333", class_="pain-point")
-        for at, score in scores
-    )  # fmt: skip
-    curve = f'<polyline points="{points}" fill="none" stroke="#333" class="pain"/>'
-    return label + frame + curve + dots
+    parts = [label, frame]
+    for index, (name, shown, per, colour, dashes) in enumerate(SCORES):
+        scores = [(e.at, e.data[name]) for e in entries
+                  if e.type == "assessment" and e.data.get(name) is not None]  # fmt: skip
+        if not scores:
+            continue
+        ys = [(layout.x(_day(at, day0)), round(top + 60 - 6 * score / per, 1), at, score)
+              for at, score in scores]  # fmt: skip
+        points = " ".join(f"{x},{y}" for x, y, _, _ in ys)
+        css = "pain" if name == "nrs_back" else f"score score-{name}"
+        parts.append(f'<polyline points="{points}" fill="none" stroke="{colour}" '
+                     f'stroke-dasharray="{dashes}" class="{css}"/>')  # fmt: skip
+        point_css = "pain-point" if name == "nrs_back" else f"score-point score-{name}"
+        parts += [_el("circle", f"{shown} {score} on {at:%Y-%m-%d}", cx=x, cy=y, r=2.5,
+                      fill=colour, class_=point_css) for x, y, at, score in ys]  # fmt: skip
+        parts.append(_text(shown, x=LEFT + 4 + 70 * index, y=top + 72, fill=colour,
+                           font_size=10))  # fmt: skip
+    return "".join(parts)

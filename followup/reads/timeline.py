@@ -16,7 +16,7 @@ API = "/api/v1"
 
 @dataclass
 class Entry:
-    type: str  # surgery, checkpoint, milestone, workup, exam, event, assessment, alert
+    type: str  # surgery, checkpoint, milestone, workup, prom, exam, event, assessment, alert
     at: datetime
     id: int
     url: str
@@ -25,8 +25,8 @@ class Entry:
 
 
 # Same instant: the surgery first, then what it planned, then what happened.
-ORDER = {"surgery": 0, "milestone": 1, "checkpoint": 1, "workup": 1, "event": 2, "exam": 3,
-         "assessment": 4, "alert": 5}  # fmt: skip
+ORDER = {"surgery": 0, "milestone": 1, "checkpoint": 1, "workup": 1, "prom": 1, "event": 2,
+         "exam": 3, "assessment": 4, "alert": 5}  # fmt: skip
 
 
 def build(patient: Patient, now: datetime) -> list[Entry]:
@@ -44,6 +44,7 @@ def build(patient: Patient, now: datetime) -> list[Entry]:
             "status": c.status_at(now), "satisfied_by": c.satisfied_by_id, "late": c.late,
             "modalities": c.modalities, "recommendation": c.recommendation,
             "event": c.event_id, "booked_at": c.booked_at, "booked_order": c.booked_order,
+            "answered_by": c.answered_by_id, "instruments": c.instruments,
         }))  # fmt: skip
     # Findings by a join on the patient, as plain rows: a prefetch would build a model
     # and a related manager for each of hundreds of exams.

@@ -23,6 +23,31 @@ GADOLINIUM_CUTOFF = {
     "source": "Guide, 'Disc herniation recurrence vs epidural fibrosis'; Fig. 7.",
 }
 
+
+def _prom(code, label, opens, due, target, instruments):
+    return {
+        "code": code, "label": label, "kind": "prom", "opens_day": opens, "due_day": due,
+        "target_day": target, "instruments": instruments, "required": False,
+        "source": "CLINICAL_RULES §6 (registries: baseline, about 3 and 12 months, 2 years); "
+        "the 6-week point and every window edge are defaults, not from the seeds.",
+    }  # fmt: skip
+
+
+# Patient-reported outcomes at the registries' time points (CLINICAL_RULES §6), planned
+# with each surgery of the families below (migration followup 0019 adds them to databases
+# that had the protocols without them). `required` is off: a missed PROM lowers the
+# capture rate and shows on the worklist; it raises no overdue alert.
+FOLLOW_UP_INSTRUMENTS = ["nrs_back", "nrs_leg", "odi", "grc"]
+PROM_TIME_POINTS = [
+    _prom("prom_baseline", "PROMs before surgery (baseline)", -90, 0, None,
+          ["nrs_back", "nrs_leg", "odi"]),
+    _prom("prom_6w", "PROMs at 6 weeks", 35, 56, 42, FOLLOW_UP_INSTRUMENTS),
+    _prom("prom_3m", "PROMs at 3 months", 75, 120, 91, FOLLOW_UP_INSTRUMENTS),
+    _prom("prom_12m", "PROMs at 12 months", 335, 425, 365, FOLLOW_UP_INSTRUMENTS),
+    _prom("prom_2y", "PROMs at 2 years", 700, 790, 730, FOLLOW_UP_INSTRUMENTS),
+]  # fmt: skip
+PROM_FAMILIES = ("fusion", "disc_surgery")
+
 PROTOCOLS = [
     {
         "family": "fusion",
@@ -60,12 +85,13 @@ PROTOCOLS = [
             },
             GADOLINIUM_CUTOFF,
             EARLY_CHANGES,
+            *PROM_TIME_POINTS,
         ],
     },
     {
         "family": "disc_surgery",
         "name": "Disc surgery and decompression follow-up",
-        "definitions": [GADOLINIUM_CUTOFF, EARLY_CHANGES],
+        "definitions": [GADOLINIUM_CUTOFF, EARLY_CHANGES, *PROM_TIME_POINTS],
     },
     {"family": "none", "name": "No routine imaging follow-up", "definitions": []},
 ]

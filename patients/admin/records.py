@@ -107,6 +107,14 @@ class PatientAdmin(ClinicScopedAdmin):
                 "alert, digest line or invitation; open overdue alerts resolve.",
             },
         ),
+        (
+            "Questionnaires (PROMs)",
+            {
+                "fields": ["email", "preferred_language", "prom_consent"],
+                "description": "Invitations to the patient's own questionnaires go to this "
+                "address, in this language, only with the patient's agreement.",
+            },
+        ),
         ("Audit trail", {"classes": ["collapse"], "fields": ["audit_trail"]}),
         (None, {"fields": ["created_at", "updated_at"]}),
     ]

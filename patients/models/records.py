@@ -23,6 +23,13 @@ class LumbarVertebrae(models.IntegerChoices):
     SIX = 6, "6 (lumbarisation)"
 
 
+class Language(models.TextChoices):
+    """The languages the patient's own questionnaire page and e-mails are written in."""
+
+    ENGLISH = "en", "English"
+    FRENCH = "fr", "Français"
+
+
 class FollowupStatus(models.TextChoices):
     """Whether the patient's follow-up goes on. Any status but `active` ends their pending
     follow-up: no overdue alert, digest line or invitation (API_CONTRACT, patients)."""
@@ -56,6 +63,15 @@ class Patient(models.Model):
         default=LumbarVertebrae.FIVE,
         help_text="6 for a lumbarisation: only then can L6 and its joints be recorded "
         "(CLINICAL_RULES §3).",
+    )
+    # The patient's own questionnaires (PROMs): where to invite them, in which language,
+    # and whether they agreed to be asked by e-mail.
+    email = models.EmailField(blank=True, help_text="For the patient's own questionnaires.")
+    preferred_language = models.CharField(max_length=8, choices=Language, default=Language.ENGLISH)
+    prom_consent = models.BooleanField(
+        "agrees to questionnaires by e-mail",
+        default=False,
+        help_text="No invitation is sent without it.",
     )
     followup_status = models.CharField(
         max_length=12, choices=FollowupStatus, default=FollowupStatus.ACTIVE

@@ -12,7 +12,18 @@ from patients.models import Clinic
 def protocols(db):
     """The CLINICAL_RULES §2 defaults (a transactional test flushes the migration's copy)."""
     load_default_protocols(Protocol, CheckpointDefinition)
-    return {p.family: p for p in Protocol.objects.filter(clinic__isnull=True)}
+    # The newest shared version of each family: the one in force (a migrated database
+    # holds older ones too, e.g. before the PROM time points were added).
+    return {p.family: p for p in Protocol.objects.filter(clinic__isnull=True).order_by("version")}
+
+
+@pytest.fixture
+def instruments(db):
+    """The shipped questionnaires (a transactional test flushes the migration's copy)."""
+    from followup.models import Instrument
+    from followup.rules.default_instruments import load_default_instruments
+
+    load_default_instruments(Instrument)
 
 
 def local(zone: str, *args) -> datetime:

@@ -65,26 +65,28 @@ def test_staff_who_write_move_the_surgery_onto_both_current_versions(
 ):
     fusion, thresholds = new_versions
     assert (old.plan.protocol.clinic, old.plan.thresholds.clinic) == (None, None)
+    shared = old.plan.protocol.version  # the newest shared default (2: with the PROMs)
 
     response = replan(make_staff("writer", paris, role), old)
 
     old.refresh_from_db()
     assert (old.plan.protocol, old.plan.thresholds) == (fusion, thresholds)
     assert any(
-        "protocol v1 (default) -> v1 (paris), thresholds v1 (default) -> v1 (paris)" in m
+        f"protocol v{shared} (default) -> v1 (paris), thresholds v1 (default) -> v1 (paris)" in m
         for m in said(response)
     ), said(response)
 
 
 def test_the_message_says_when_a_surgery_was_already_current(old, new_versions, paris):
     current = planned(paris)
+    shared = old.plan.protocol.version  # the newest shared default (2: with the PROMs)
 
     response = replan(make_staff("clara", paris, Role.CLINICIAN), old, current)
 
     messages = said(response)
     assert any(current.patient.mrn in m and "already on the current versions" in m
                for m in messages), messages  # fmt: skip
-    assert any(old.patient.mrn in m and "protocol v1 (default) -> v1 (paris)" in m
+    assert any(old.patient.mrn in m and f"protocol v{shared} (default) -> v1 (paris)" in m
                for m in messages), messages  # fmt: skip
 
 

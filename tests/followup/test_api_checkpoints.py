@@ -50,9 +50,10 @@ def test_the_status_is_right_for_now_even_without_a_sweep(integration_a, fusion_
 @pytest.mark.parametrize(
     ("status", "codes"),
     [
-        ("overdue", {"baseline_film", "bridging_film"}),
+        # A PROM never answered is overdue too (its status), though it raises no alert.
+        ("overdue", {"baseline_film", "bridging_film", "prom_baseline", "prom_6w", "prom_3m"}),
         ("passed", {"gadolinium_cutoff", "early_changes_end"}),
-        ("open", {"fusion_assessment"}),
+        ("open", {"fusion_assessment", "prom_12m"}),
     ],
 )
 def test_filter_by_status(integration_a, fusion_a, status, codes):

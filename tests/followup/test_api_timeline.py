@@ -18,7 +18,8 @@ from tests.followup.conftest import local
 
 DAY0 = local("Europe/Paris", 2026, 1, 5, 9, 0)
 NOW = DAY0 + timedelta(days=60)
-TYPES = {"surgery", "checkpoint", "milestone", "workup", "exam", "event", "assessment", "alert"}
+TYPES = {"surgery", "checkpoint", "milestone", "workup", "prom", "exam", "event", "assessment",
+         "alert"}  # fmt: skip
 
 
 @pytest.fixture
@@ -88,8 +89,9 @@ def test_entries_are_in_time_order(integration_a, patient_a):
     entries = timeline(integration_a, patient_a)["entries"]
     times = [datetime.fromisoformat(e["at"]) for e in entries]
     assert times == sorted(times)
-    # Day 0's windows open at local midnight, before the operation itself.
-    assert [e["type"] for e in entries[:2]] == ["checkpoint", "surgery"]
+    # The baseline PROM opens 90 days before; day 0's windows open at local midnight,
+    # before the operation itself.
+    assert [e["type"] for e in entries[:3]] == ["prom", "checkpoint", "surgery"]
 
 
 def test_each_entry_is_typed_and_its_url_answers(integration_a, patient_a):
@@ -201,7 +203,8 @@ def test_the_query_count_does_not_grow_with_the_story(integration_a, protocols, 
         return len(captured), len(response.json()["entries"]), elapsed
 
     small, small_entries, _ = measured(story(clinic_a))
-    assert small_entries == 11  # 1 surgery, 5 checkpoints, work-up, exam, event, score, alert
+    # 1 surgery, 5 checkpoints, 5 PROM time points, work-up, exam, event, score, alert
+    assert small_entries == 16
     big = big_story(clinic_a)
     assert ImagingExam.objects.filter(patient=big).count() == 300
     many, big_entries, elapsed = measured(big)

@@ -94,4 +94,11 @@ def test_the_seed_data_of_the_migrations_is_what_the_fixtures_load():
     """A fresh database and the tests' `protocols` fixture hold the same protocols."""
     protocols = importlib.import_module("followup.migrations.0002_default_protocols")
     workups = importlib.import_module("followup.migrations.0005_default_workups")
-    assert [*protocols.PROTOCOLS, workups.WORKUPS] == defaults.PROTOCOLS
+    proms = importlib.import_module("followup.migrations.0022_prom_time_points")
+    migrated = [
+        {**spec, "definitions": [*spec["definitions"], *proms.PROM_TIME_POINTS]}
+        if spec["family"] in proms.FAMILIES
+        else spec
+        for spec in [*protocols.PROTOCOLS, workups.WORKUPS]
+    ]
+    assert migrated == defaults.PROTOCOLS

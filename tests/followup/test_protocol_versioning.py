@@ -89,6 +89,7 @@ def test_saving_in_the_admin_creates_a_version_and_changes_nothing_in_place(prot
             f"definitions-{i}-target_day": d.target_day or "",
             f"definitions-{i}-grace_days": d.grace_days,
             f"definitions-{i}-modalities": ",".join(d.modalities),
+            f"definitions-{i}-instruments": ",".join(d.instruments),
             f"definitions-{i}-required": "on",
             f"definitions-{i}-overdue_severity": d.overdue_severity,
             f"definitions-{i}-source": d.source,

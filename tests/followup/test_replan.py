@@ -55,12 +55,15 @@ def test_changing_the_procedure_swaps_the_protocol(fusion):
     fusion.save()
     refresh.refresh(fusion.pk, DAY0)
     fusion.refresh_from_db()
-    assert set(codes(fusion)) == {"gadolinium_cutoff", "early_changes_end"}
+    assert set(codes(fusion)) == {
+        "gadolinium_cutoff", "early_changes_end",
+        "prom_baseline", "prom_6w", "prom_3m", "prom_12m", "prom_2y",
+    }  # fmt: skip
     assert fusion.plan.protocol.family == "disc_surgery"
 
 
 def test_deleting_a_surgery_removes_its_checkpoints(fusion):
-    assert Checkpoint.objects.filter(surgery=fusion).count() == 5
+    assert Checkpoint.objects.filter(surgery=fusion).exclude(kind="prom").count() == 5
     fusion.delete()
     assert not Checkpoint.objects.filter(surgery_id=fusion.pk).exists()
 

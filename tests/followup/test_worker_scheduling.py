@@ -38,7 +38,7 @@ def test_a_surgery_posted_through_the_api_is_scheduled_by_the_worker(
     )
     assert codes == {
         "baseline_film", "bridging_film", "fusion_assessment", "gadolinium_cutoff",
-        "early_changes_end",
+        "early_changes_end", "prom_baseline", "prom_6w", "prom_3m", "prom_12m", "prom_2y",
     }  # fmt: skip
     wait_for(
         lambda: not SurgeryPlan.objects.filter(pk=surgery_id, stale_since__isnull=False).exists()

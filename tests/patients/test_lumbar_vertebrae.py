@@ -114,6 +114,7 @@ def _admin_patient_data(patient: Patient, **changes) -> dict:
         "clinic": patient.clinic_id, "mrn": patient.mrn, "family_name": patient.family_name,
         "given_name": patient.given_name, "sex": patient.sex,
         "lumbar_vertebrae": patient.lumbar_vertebrae, "followup_status": patient.followup_status,
+        "preferred_language": patient.preferred_language,
     }  # fmt: skip
     return data | changes
 

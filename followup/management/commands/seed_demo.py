@@ -167,7 +167,15 @@ class Command(BaseCommand):
         patient, created = Patient.objects.get_or_create(
             clinic=clinic,
             mrn=mrn,
-            defaults={"family_name": family, "given_name": given, "transitional_variant": variant},
+            # Synthetic addresses: the questionnaire invitations land in `make run`'s mail
+            # catcher (docs/proms.md), whose beat sends them when a PROM window is open.
+            defaults={
+                "family_name": family,
+                "given_name": given,
+                "transitional_variant": variant,
+                "email": f"{mrn.lower()}@patients.demo.invalid",
+                "prom_consent": True,
+            },
         )
         if not created:
             return

@@ -182,7 +182,10 @@ def assert_alerts_follow_their_causes(patient_id: int, now: datetime) -> None:
     )
     problems += [f"{n} open alerts for one cause {key}" for key, n in causes.items() if n > 1]
 
-    overdue = Checkpoint.objects.filter(UNRESOLVED, patient_id=patient_id, overdue_at__lte=now)
+    # A required exam or work-up: an optional checkpoint and a missed PROM raise no alert.
+    overdue = Checkpoint.objects.filter(
+        UNRESOLVED, patient_id=patient_id, overdue_at__lte=now, required=True
+    ).exclude(kind="prom")
     alerted = {a.checkpoint_id for a in active if a.code in DEADLINE_CODES}
     problems += [
         f"overdue checkpoint {c.code} ({c.pk}, surgery {c.surgery_id}) has no open alert"

@@ -64,13 +64,27 @@ def test_the_window_end_follows_local_midnight_across_the_autumn_dst_change(prot
     assert baseline.due_at == local("UTC", 2026, 10, 27, 23, 0)  # CET, UTC+1
 
 
+PROMS = ("prom_baseline", "prom_6w", "prom_3m", "prom_12m", "prom_2y")
+
+
+def test_the_baseline_prom_opens_before_the_surgery_and_is_due_at_the_end_of_its_day(protocols):
+    zone = "Europe/Paris"
+    checkpoints = plan(zone, local(zone, 2026, 1, 10, 8, 0), protocols)
+    baseline = checkpoints["prom_baseline"]
+    assert baseline.kind == "prom"
+    assert baseline.opens_at == local(zone, 2025, 10, 12, 0, 0)  # day -90
+    assert baseline.due_at == local(zone, 2026, 1, 11, 0, 0)  # end of day 0
+    assert baseline.instruments == ["nrs_back", "nrs_leg", "odi"]
+    assert checkpoints["prom_3m"].instruments == ["nrs_back", "nrs_leg", "odi", "grc"]
+
+
 def test_a_fusion_gets_every_checkpoint_and_milestone_of_the_protocol(protocols):
     zone = "Europe/Paris"
     checkpoints = plan(zone, local(zone, 2026, 1, 10, 8, 0), protocols)
 
     assert set(checkpoints) == {
         "baseline_film", "bridging_film", "fusion_assessment", "gadolinium_cutoff",
-        "early_changes_end",
+        "early_changes_end", "prom_baseline", "prom_6w", "prom_3m", "prom_12m", "prom_2y",
     }  # fmt: skip
     bridging = checkpoints["bridging_film"]
     assert (bridging.opens_at, bridging.due_at) == (
@@ -85,13 +99,14 @@ def test_a_fusion_gets_every_checkpoint_and_milestone_of_the_protocol(protocols)
     assert cutoff.status_at(cutoff.due_at) == CheckpointStatus.PASSED
 
 
-def test_a_discectomy_gets_the_milestones_only(protocols):
+def test_a_discectomy_gets_the_milestones_and_the_proms_only(protocols):
     clinic = Clinic.objects.create(slug="d", name="D", timezone="UTC")
     surgery = factories.surgery(factories.patient(clinic), procedure="discectomy", hardware=[])
     refresh.refresh(surgery.pk, surgery.performed_at)
     assert set(surgery.checkpoints.values_list("code", flat=True)) == {
         "gadolinium_cutoff",
         "early_changes_end",
+        *PROMS,
     }
 
 

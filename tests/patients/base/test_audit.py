@@ -44,6 +44,7 @@ def test_a_change_in_the_admin_names_the_staff_member(staff_a):
             "lumbar_vertebrae": 5,
             "vertebral_numbering": "",
             "followup_status": "active",
+            "preferred_language": "en",
             **_empty_inlines(),
         },
     )
