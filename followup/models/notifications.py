@@ -36,6 +36,7 @@ class EmailKind(models.TextChoices):
     DIGEST = "digest"
     URGENT = "urgent", "Urgent alert"
     ESCALATION = "escalation", "Escalation of an unacknowledged urgent alert"
+    FEED_SILENCE = "feed_silence", "A hospital feed has gone silent"
 
 
 class EmailStatus(models.TextChoices):
@@ -55,6 +56,13 @@ class Email(models.Model):
     recipient = models.EmailField()
     alert = models.ForeignKey(
         "followup.Alert", null=True, blank=True, on_delete=models.CASCADE, related_name="emails"
+    )
+    feed_silence = models.ForeignKey(
+        "followup.FeedSilence",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="emails",
     )
     local_date = models.DateField(null=True, blank=True, help_text="A digest's day, locally.")
     status = models.CharField(max_length=8, choices=EmailStatus, default=EmailStatus.PENDING)
