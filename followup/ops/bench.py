@@ -238,6 +238,9 @@ class Bench:
                             )
                             if set(codes) != {"AA"}:
                                 raise RuntimeError(f"HL7 messages refused: {sorted(set(codes))}")
+                            # AA is also a message with nothing to record: each made its exam.
+                            if bench_hl7.recorded(source) != len(records):
+                                raise RuntimeError("HL7 messages accepted without their exam.")
                             stale = list(
                                 SurgeryPlan.objects.filter(stale_since__isnull=False)
                                 .order_by("pk")

@@ -22,7 +22,7 @@ from datetime import datetime
 
 from django.conf import settings
 
-from followup.models import Alert, Hl7Message, Hl7Source
+from followup.models import Alert, Hl7Message, Hl7Source, Hl7Status
 from imaging.models import ImagingExam
 from patients.models import Clinic, Patient
 
@@ -155,9 +155,17 @@ def _msa(answer: bytes) -> str:
     return "?"
 
 
+def recorded(source: Hl7Source) -> int:
+    """The source's messages processed into a record (not ignored, not refused)."""
+    return Hl7Message.objects.filter(source=source, status=Hl7Status.PROCESSED).count()
+
+
 def undo(source: Hl7Source, records: list[dict], alerts_before: int) -> None:
-    """What a run committed, deleted (the surgeries are refreshed back by the caller)."""
-    Alert.objects.filter(pk__gt=alerts_before).delete()
+    """What a run committed, deleted (the surgeries are refreshed back by the caller):
+    only the alerts of the records' patients, raised since the run began, so that nothing
+    another process wrote meanwhile in the same database is touched."""
+    patients = {record["patient"] for record in records}
+    Alert.objects.filter(pk__gt=alerts_before, patient_id__in=patients).delete()
     ImagingExam.objects.filter(
         clinic_id=source.clinic_id, accession_number__in=[r["accession_number"] for r in records]
     ).delete()
