@@ -153,3 +153,15 @@ def test_only_the_clinics_managers_see_it_on_the_worklist(source, managers):
     assert "RAD1 (Radiology of Lyon)" in pages["mona"]
     assert "Silent hospital feeds" not in pages["carl"]
     assert "RAD1" not in pages["carl"]
+
+
+def test_the_episodes_are_listed_for_managers_only(source, managers):
+    sweep_at(SILENT)
+    clinician = make_staff("carl", source.clinic, Role.CLINICIAN)
+    url = "/admin/followup/feedsilence/"
+    browser = Client()
+    browser.force_login(managers[0])
+    page = browser.get(url)
+    assert page.status_code == 200 and "RAD1 (Radiology of Lyon)" in page.content.decode()
+    browser.force_login(clinician)
+    assert browser.get(url).status_code == 403
