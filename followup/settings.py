@@ -424,8 +424,18 @@ HL7_MAX_FRAME_BYTES = env_int("HL7_MAX_FRAME_BYTES", 2 * 1024 * 1024)
 HL7_MAX_CONNECTIONS = env_int("HL7_MAX_CONNECTIONS", 100)
 # A connection silent this long (seconds) is closed; a half-sent frame with it.
 HL7_IDLE_TIMEOUT = env_int("HL7_IDLE_TIMEOUT", 300)
-# A source silent this long (minutes) on a working day raises a feed alert for its clinic.
-HL7_SILENCE_MINUTES = env_int("HL7_SILENCE_MINUTES", 240)
+# A source silent this long (minutes) within the working hours of a working day, in its
+# clinic's time zone, raises a feed alert for the clinic's managers (worklist, e-mail);
+# its next message resolves it (docs/operations.md, "Feed monitoring").
+HL7_SILENCE_MINUTES = env_int("HL7_SILENCE_MINUTES", 120)
+# ISO weekdays (1 = Monday ... 7 = Sunday) and local hours [start, end) the feeds are
+# expected to be busy.
+FEED_WORKING_DAYS = [int(day) for day in env_list("FEED_WORKING_DAYS", ["1", "2", "3", "4", "5"])]
+FEED_WORKING_HOURS = tuple(int(h) for h in env_list("FEED_WORKING_HOURS", ["7", "19"]))
+if not FEED_WORKING_DAYS or not set(FEED_WORKING_DAYS) <= set(range(1, 8)):
+    raise ImproperlyConfigured("FEED_WORKING_DAYS: ISO weekdays, 1 (Monday) to 7, e.g. 1,2,3,4,5")
+if len(FEED_WORKING_HOURS) != 2 or not 0 <= FEED_WORKING_HOURS[0] < FEED_WORKING_HOURS[1] <= 24:
+    raise ImproperlyConfigured("FEED_WORKING_HOURS: two local hours, start,end, e.g. 7,19")
 for _name in ("HL7_RETENTION_DAYS", "HL7_MAX_FRAME_BYTES", "HL7_MAX_CONNECTIONS",
               "HL7_IDLE_TIMEOUT", "HL7_SILENCE_MINUTES"):  # fmt: skip
     if globals()[_name] < (0 if _name == "HL7_RETENTION_DAYS" else 1):

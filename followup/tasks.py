@@ -36,7 +36,8 @@ def refresh_surgeries(surgery_ids: list[int]) -> int:
 def run_sweep() -> dict:
     result = sweep.run(timezone.now())
     health.record_heartbeat(health.SWEEP)
-    return {"refreshed": result.refreshed, "alerts": result.alerts, "failed": result.failed}
+    return {"refreshed": result.refreshed, "alerts": result.alerts, "failed": result.failed,
+            "feeds_silent": result.feeds_silent, "feeds_heard": result.feeds_heard}  # fmt: skip
 
 
 @shared_task(soft_time_limit=4 * MINUTE, time_limit=5 * MINUTE)
@@ -49,9 +50,11 @@ def send_digests() -> dict:
 # Every minute: a slow SMTP server delays the next run, never stacks them.
 @shared_task(soft_time_limit=100, time_limit=2 * MINUTE)
 def notify_urgent() -> dict:
-    """E-mail new urgent alerts and escalate the ones nobody acknowledged."""
+    """E-mail new urgent alerts and escalate the ones nobody acknowledged; tell the
+    managers of a clinic whose hospital feed went silent."""
     now = timezone.now()
-    return {"queued": mailing.queue_urgent(now), "sent": mailing.deliver(now, mailing.URGENT)}
+    queued = mailing.queue_urgent(now) + mailing.queue_feed_silences(now)
+    return {"queued": queued, "sent": mailing.deliver(now, mailing.URGENT)}
 
 
 @shared_task(soft_time_limit=4 * MINUTE, time_limit=5 * MINUTE)

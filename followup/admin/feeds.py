@@ -1,6 +1,6 @@
 """Hospital feeds in the admin, for the clinic's managers: the HL7 sources (which sending
-facility is which clinic's) and the message log (each message raw, its summary, status,
-error and the records it touched), with a replay action."""
+facility is which clinic's), their silences, and the message log (each message raw, its
+summary, status, error and the records it touched), with a replay action."""
 
 import json
 
@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
 from followup.feeds.hl7 import processing
-from followup.models import Hl7Message, Hl7Source
+from followup.models import FeedSilence, Hl7Message, Hl7Source
 from patients.access import access_of
 from patients.base.admin.keys import ManagersHoldTheKeys
 from patients.base.admin.scoping import ClinicFilter, ClinicScopedAdmin
@@ -36,6 +36,27 @@ class Hl7SourceAdmin(ManagersOnly, ClinicScopedAdmin):
     list_filter = [ClinicFilter]
     search_fields = ["=facility", "name"]
     readonly_fields = ["last_message_at", "created_at"]
+
+
+@admin.register(FeedSilence)
+class FeedSilenceAdmin(ManagersOnly, ClinicScopedAdmin):
+    """The feed-silence episodes (pipeline/feed_monitor.py), open and resolved: raised by
+    the sweep, resolved by the source's next message; nothing to edit."""
+
+    list_display = ["source", "clinic", "since", "raised_at", "resolved_at"]
+    list_select_related = ["source", "clinic"]
+    list_filter = [ClinicFilter, ("resolved_at", admin.EmptyFieldListFilter)]
+    date_hierarchy = "raised_at"
+    readonly_fields = list_display
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 PATHS = {"patient": "patients/patient", "exam": "imaging/imagingexam",

@@ -26,6 +26,7 @@ from followup.models import (
     Checkpoint,
     CheckpointKind,
     CheckpointStatus,
+    FeedSilence,
     PromInvitation,
     Severity,
 )
@@ -80,7 +81,8 @@ class FollowupAdminSite(OutcomesViews, admin.AdminSite):
     # --- worklist ------------------------------------------------------------------------
 
     def index(self, request, extra_context=None):
-        rows = worklist(access_of(request).readable)
+        access = access_of(request)
+        rows = worklist(access.readable, managed=access.managed)
         response = super().index(request, {**rows, **(extra_context or {})})
         return audit_when_rendered(request, response, lambda: worklist_rows(rows))
 
@@ -139,7 +141,7 @@ class FollowupAdminSite(OutcomesViews, admin.AdminSite):
         return TemplateResponse(request, "admin/followup/dashboard.html", context)
 
 
-def worklist(readable: frozenset[int]) -> dict:
+def worklist(readable: frozenset[int], managed: frozenset[int] = frozenset()) -> dict:
     now = timezone.now()
     alerts = (
         Alert.objects.filter(clinic_id__in=readable, severity__in=[Severity.URGENT, Severity.HIGH])
@@ -163,6 +165,12 @@ def worklist(readable: frozenset[int]) -> dict:
             unresolved.filter(kind=CheckpointKind.WORKUP, due_at__lte=now + timedelta(1)).order_by(
                 "due_at"
             )[:ROWS]
+        ),
+        # Operational alerts (no patient): the clinic's managers run its feeds.
+        "silent_feeds": list(
+            FeedSilence.objects.filter(clinic_id__in=managed, resolved_at__isnull=True)
+            .select_related("source", "clinic")
+            .order_by("since")[:ROWS]
         ),
         "due_this_week": list(
             unresolved.filter(kind=CheckpointKind.EXAM, due_at__lte=now + timedelta(7)).order_by(

@@ -19,16 +19,34 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db.models import F
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 
-from followup.models import Alert, AlertStatus, Email, EmailKind, EmailStatus, PromInvitation
+from followup.models import (
+    Alert,
+    AlertStatus,
+    Email,
+    EmailKind,
+    EmailStatus,
+    FeedSilence,
+    PromInvitation,
+)
 from patients.models import Clinic
 
 from . import digest, invitations, outbox
 from .invitations import queue_proms
-from .queueing import queue_digests, queue_urgent
+from .queueing import queue_digests, queue_feed_silences, queue_urgent
 
-__all__ = ["DIGESTS", "PROMS", "URGENT", "deliver", "queue_digests", "queue_proms", "queue_urgent"]
+__all__ = [
+    "DIGESTS",
+    "PROMS",
+    "URGENT",
+    "deliver",
+    "queue_digests",
+    "queue_feed_silences",
+    "queue_proms",
+    "queue_urgent",
+]
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +58,7 @@ RETRY = outbox.Retry(first=timedelta(minutes=1), cap=timedelta(hours=1))
 CLAIMS = outbox.Claims(Email, lease=CLAIM_TIMEOUT, status=EmailStatus.SENDING)
 
 
-URGENT = (EmailKind.URGENT, EmailKind.ESCALATION)
+URGENT = (EmailKind.URGENT, EmailKind.ESCALATION, EmailKind.FEED_SILENCE)
 DIGESTS = (EmailKind.DIGEST,)
 PROMS = invitations.PROM_KINDS
 
@@ -110,6 +128,9 @@ def _send_batch(rows: list[Email], now: datetime) -> int:
         invitations=PromInvitation.objects.select_related("patient", "checkpoint").in_bulk(
             {r.invitation_id for r in rows} - {None}
         ),
+        silences=FeedSilence.objects.select_related("source").in_bulk(
+            {r.feed_silence_id for r in rows} - {None}
+        ),
     )  # fmt: skip
     sent = 0
     for index, row in enumerate(rows):
@@ -128,6 +149,7 @@ class _Batch:
     clinics: dict[int, Clinic]
     alerts: dict[int, Alert]
     invitations: dict[int, PromInvitation]
+    silences: dict[int, FeedSilence]
     collected: dict[int, digest.ClinicData] = field(default_factory=dict)
 
     def digest_data(self, clinic: Clinic, now: datetime) -> digest.ClinicData:
@@ -160,6 +182,12 @@ def _send_one(row: Email, batch: _Batch, now: datetime) -> int:
         # Above all: a reminder queued before the answers arrived is never sent after.
         _mark(row, status=EmailStatus.SKIPPED, last_error=why)
         return 0
+    if (
+        row.kind == EmailKind.FEED_SILENCE
+        and batch.silences[row.feed_silence_id].resolved_at is not None
+    ):
+        _mark(row, status=EmailStatus.SKIPPED, last_error="The feed was back before it was sent.")
+        return 0
     if not _renew_claim(row):
         return 0  # taken back by another run meanwhile: that run sends it
     try:
@@ -172,6 +200,8 @@ def _send_one(row: Email, batch: _Batch, now: datetime) -> int:
             subject, text, html = digest.render(
                 digest.for_recipient(data, row.local_date, _last_digest(row))
             )
+        elif row.kind == EmailKind.FEED_SILENCE:
+            subject, text, html = _render_feed_silence(batch.silences[row.feed_silence_id], clinic)
         else:
             subject, text, html = _render_alert(row, batch.alerts[row.alert_id], clinic)
         message = EmailMultiAlternatives(
@@ -249,4 +279,20 @@ def _render_alert(row: Email, alert: Alert, clinic: Clinic) -> tuple[str, str, s
         " ".join(subject.split()),
         render_to_string("followup/email/urgent.txt", context),
         render_to_string("followup/email/urgent.html", context),
+    )
+
+
+def _render_feed_silence(silence: FeedSilence, clinic: Clinic) -> tuple[str, str, str]:
+    """An operational alert: the source and since when, never a patient."""
+    context = {
+        "silence": silence,
+        "source": str(silence.source),
+        "clinic": clinic,
+        "url": settings.SITE_URL + reverse("admin:index"),
+    }
+    subject = f"[{clinic.slug}] Hospital feed silent: {silence.source.facility}"
+    return (
+        " ".join(subject.split()),
+        render_to_string("followup/email/feed_silence.txt", context),
+        render_to_string("followup/email/feed_silence.html", context),
     )

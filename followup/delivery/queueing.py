@@ -2,7 +2,8 @@
 as an `Email` row before anything is built (mailing.py sends them).
 
 A row's `key` is unique (one digest per clinic, recipient and local day; one urgent
-notice per alert and recipient; one escalation per alert), so a second run, a second
+notice per alert and recipient; one escalation per alert; one feed-silence notice per
+episode and manager), so a second run, a second
 beat or a task delivered twice inserts nothing new.
 """
 
@@ -13,8 +14,16 @@ from django.db.models import Exists, F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from followup.models import Alert, AlertStatus, Email, EmailKind, Severity, Subscription
-from patients.models import Clinic, Membership
+from followup.models import (
+    Alert,
+    AlertStatus,
+    Email,
+    EmailKind,
+    FeedSilence,
+    Severity,
+    Subscription,
+)
+from patients.models import Clinic, Membership, Role
 
 
 def _subscriptions(**wants):
@@ -109,3 +118,37 @@ def queue_urgent(now: datetime) -> int:
         for alert_id, clinic_id, address in ignored
     ]  # fmt: skip
     return queued + _record(escalations)
+
+
+def queue_feed_silences(now: datetime) -> int:
+    """One notice per open feed-silence episode and manager of its clinic (active, with an
+    address, who has not turned urgent e-mails off for that clinic). An operational
+    alert: it names the source, never a patient."""
+    fresh = list(
+        FeedSilence.objects.filter(resolved_at__isnull=True)
+        .exclude(emails__kind=EmailKind.FEED_SILENCE)
+        .values_list("pk", "clinic_id")
+    )
+    if not fresh:
+        return 0
+    opted_out = Subscription.objects.filter(
+        user=OuterRef("user"), clinic=OuterRef("clinic"), urgent=False
+    )
+    managers = defaultdict(list)
+    for membership in (
+        Membership.objects.filter(
+            role=Role.MANAGER, clinic_id__in={clinic for _, clinic in fresh}, user__is_active=True
+        )
+        .exclude(user__email="")
+        .exclude(Exists(opted_out))
+        .select_related("user")
+    ):
+        managers[membership.clinic_id].append(membership.user)
+    rows = [
+        Email(key=f"feed-silence:{silence_id}:{user.pk}", kind=EmailKind.FEED_SILENCE,
+              clinic_id=clinic_id, user=user, recipient=user.email, feed_silence_id=silence_id,
+              next_attempt_at=now)
+        for silence_id, clinic_id in fresh
+        for user in managers[clinic_id]
+    ]  # fmt: skip
+    return _record(rows)

@@ -3,7 +3,7 @@ thresholds, surgery plans, notifications, webhooks, FHIR subscriptions, hospital
 
 from .alerts import Alert, AlertStatus, Severity
 from .checkpoints import Checkpoint, CheckpointKind, CheckpointStatus
-from .feeds import Hl7Message, Hl7Source, Hl7Status
+from .feeds import FeedSilence, Hl7Message, Hl7Source, Hl7Status
 from .fhir_subscriptions import FhirSubscription, FhirSubscriptionStatus, FhirTopic, PayloadContent
 from .instruments import AssessmentField, Instrument
 from .notifications import Email, EmailKind, EmailStatus, Subscription
@@ -25,6 +25,7 @@ __all__ = [
     "Email",
     "EmailKind",
     "EmailStatus",
+    "FeedSilence",
     "FhirSubscription",
     "FhirSubscriptionStatus",
     "FhirTopic",

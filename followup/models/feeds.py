@@ -18,8 +18,8 @@ class Hl7Source(models.Model):
         help_text="MSH-4's namespace id, exactly as the hospital's interface engine sends it.",
     )
     name = models.CharField(max_length=200, blank=True)
+    # Written at most every 30 s (processing.TOUCH_EVERY); the feed monitor reads it.
     last_message_at = models.DateTimeField(null=True, blank=True, editable=False)
-    # When the feed-silent alert was raised, and resolved by the next message.
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -84,3 +84,37 @@ class Hl7Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.message_type} {self.control_id} ({self.status})"
+
+
+class FeedSilence(models.Model):
+    """One episode of a silent source: raised by the sweep when the source has sent
+    nothing for HL7_SILENCE_MINUTES of a working day (pipeline/feed_monitor.py), resolved
+    by its next message. An operational alert for the clinic's managers: no patient, no
+    PHI. One open episode per source (the partial unique index), so a sweep run twice,
+    or two at once, raise it once."""
+
+    source = models.ForeignKey(Hl7Source, on_delete=models.CASCADE, related_name="silences")
+    clinic = models.ForeignKey("patients.Clinic", on_delete=models.CASCADE, related_name="+")
+    since = models.DateTimeField(help_text="The source's last message (or its creation).")
+    raised_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-raised_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source"],
+                condition=Q(resolved_at__isnull=True),
+                name="feed_silence_one_open_per_source",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["clinic"],
+                condition=Q(resolved_at__isnull=True),
+                name="feed_silence_open_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source.facility} silent since {self.since:%Y-%m-%d %H:%M}"

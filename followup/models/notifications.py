@@ -39,6 +39,7 @@ class EmailKind(models.TextChoices):
     # To the patient: no clinical data, only a link to their questionnaire.
     PROM_INVITATION = "prom_invite", "Questionnaire invitation (to the patient)"
     PROM_REMINDER = "prom_remind", "Questionnaire reminder (to the patient)"
+    FEED_SILENCE = "feed_silence", "A hospital feed has gone silent"
 
 
 class EmailStatus(models.TextChoices):
@@ -63,6 +64,13 @@ class Email(models.Model):
     )
     invitation = models.ForeignKey(
         "followup.PromInvitation",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="emails",
+    )
+    feed_silence = models.ForeignKey(
+        "followup.FeedSilence",
         null=True,
         blank=True,
         on_delete=models.CASCADE,

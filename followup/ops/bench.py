@@ -40,12 +40,12 @@ from followup.reports import outcomes, selection
 from imaging.models import Finding, ImagingExam
 from patients.models import ApiClient, Clinic, Membership, Patient, Surgery
 
+from . import bench_hl7, serving
 from . import bench_measure as measure
-from . import serving
 from .bench_report import TARGETS
 from .cohort import SEED, TODAY, cohort_clinics
 
-FIGURES = ("sweep", "ingest", "read", "digest", "report")
+FIGURES = ("sweep", "ingest", "read", "digest", "report", "hl7")
 TIMELINE_EXAMS = 300
 EXAMS_PER_PATIENT = 5  # a bulk ingest is a backlog: a few exams for each patient
 CLIENT_NAME = "benchmark"
@@ -203,6 +203,78 @@ class Bench:
             findings=sum(len(r["findings"]) for r in records), surgeries=touched,
             post_s=statistics.median(posts), refresh_s=statistics.median(refreshes),
         )  # fmt: skip
+
+    # --- hl7 --------------------------------------------------------------------------
+
+    def bench_hl7(self, token: str) -> None:
+        """The ingest's exams as ORU^R01 messages to the real listener (followup/ops/
+        bench_hl7.py): one connection, each message's ACK before the next; then the same
+        over 8 connections; each followed by the refresh the workers would run. The floor
+        of both: the same exams through the bulk API (as the ingest figure)."""
+        records = self._exam_records()
+        patients = {record["patient"] for record in records}
+        theirs = list(
+            Surgery.objects.filter(patient_id__in=patients).order_by("pk").values_list(
+                "pk", flat=True
+            )
+        )  # fmt: skip
+        source = bench_hl7.source_for(self.clinic)
+        api = self._api(token)
+        rates = {1: [], 8: []}
+        floors, touched = [], 0
+        try:
+            with bench_hl7.Listener(workers=8) as listener:
+                for repetition in range(self.repeat):
+                    for connections in rates:
+                        # Committed by the listener: undone after, not rolled back.
+                        _refresh_all(theirs)
+                        alerts_before = Alert.objects.order_by("-pk").values_list(
+                            "pk", flat=True
+                        ).first() or 0  # fmt: skip
+                        framed = bench_hl7.messages(records, f"B{repetition}C{connections}")
+                        try:
+                            sent, codes = measure.timed(
+                                partial(bench_hl7.send_all, listener.port, framed, connections)
+                            )
+                            if set(codes) != {"AA"}:
+                                raise RuntimeError(f"HL7 messages refused: {sorted(set(codes))}")
+                            # AA is also a message with nothing to record: each made its exam.
+                            if bench_hl7.recorded(source) != len(records):
+                                raise RuntimeError("HL7 messages accepted without their exam.")
+                            stale = list(
+                                SurgeryPlan.objects.filter(stale_since__isnull=False)
+                                .order_by("pk")
+                                .values_list("pk", flat=True)
+                            )
+                            work, _ = measure.timed(partial(_refresh_all, stale))
+                            touched = len(stale)
+                            rates[connections].append(len(records) / (sent + work))
+                        finally:
+                            bench_hl7.undo(source, records, alerts_before)
+                            _refresh_all(theirs)
+                    with measure.rolled_back():
+                        _refresh_all(theirs)
+                        post, response = measure.timed(
+                            lambda: api.post(
+                                "/api/v1/exams/bulk/", {"records": records}, format="json"
+                            )
+                        )
+                        if response.status_code != 200 or response.json()["errors"]:
+                            raise RuntimeError(f"Bulk ingest refused: {response.status_code}")
+                        stale = list(
+                            SurgeryPlan.objects.filter(stale_since__isnull=False).values_list(
+                                "pk", flat=True
+                            )
+                        )
+                        work, _ = measure.timed(partial(_refresh_all, stale))
+                        floors.append(len(records) / (post + work))
+        finally:
+            source.delete()
+        for name, connections in (("hl7_sequential", 1), ("hl7_8_connections", 8)):
+            self.results[name] = measure.figure(
+                "exams/s", rates[connections], floors, slower_is="lower", exams=len(records),
+                connections=connections, surgeries=touched,
+            )  # fmt: skip
 
     def _exam_records(self) -> list[dict]:
         """New exams with findings for the clinic's patients, the same in every run."""

@@ -68,7 +68,8 @@ SWEEP_FLOOR = """
 WITH due AS (
     UPDATE followup_checkpoint SET overdue_since = %(now)s
     WHERE satisfied_by_id IS NULL AND waived_at IS NULL AND overdue_since IS NULL
-      AND kind <> 'milestone' AND overdue_at <= %(now)s
+      AND required AND kind NOT IN ('milestone', 'prom') AND overdue_at <= %(now)s
+      AND patient_id IN (SELECT id FROM patients_patient WHERE followup_status = 'active')
     RETURNING id, clinic_id, patient_id, surgery_id, kind, code, label, modalities, due_at,
               overdue_severity
 )

@@ -20,7 +20,7 @@ from followup.models.checkpoints import PENDING
 from patients.base.api import idempotency, read_audit
 from patients.models import FollowupStatus
 
-from . import refresh
+from . import feed_monitor, refresh
 from .alerts_lifecycle import end_followups, wake_snoozed
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,8 @@ class SweepResult:
     refreshed: int = 0
     alerts: int = 0
     failed: list[int] = field(default_factory=list)
+    feeds_silent: int = 0  # feed-silence episodes raised (feed_monitor.py)
+    feeds_heard: int = 0  # and resolved
 
 
 def run(now: datetime | None = None) -> SweepResult:
@@ -44,6 +46,7 @@ def run(now: datetime | None = None) -> SweepResult:
     idempotency.forget_old(now)
     read_audit.forget_old(now)  # at most read_audit.PURGE_BATCH rows a run: the sweep stays short
     forget_old_messages(now)
+    result.feeds_silent, result.feeds_heard = feed_monitor.watch(now)
     while True:
         raised, claimed = _raise_batch(now, exclude=result.failed, result=result)
         result.alerts += raised

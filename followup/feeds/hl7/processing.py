@@ -22,6 +22,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from followup.models import Hl7Message, Hl7Source, Hl7Status
+from followup.pipeline import feed_monitor
 
 from . import acks, handlers
 from .reading import ContentError, Ignored, Received, Rejected, read
@@ -161,14 +162,17 @@ _touched_at: dict[int, datetime] = {}
 
 def _touch_source(source: Hl7Source, now: datetime) -> None:
     """The source was heard from: its last message time (at most every TOUCH_EVERY
-    seconds, by this process or another)."""
+    seconds, by this process or another), and its feed-silence episode resolved."""
     every = timedelta(seconds=TOUCH_EVERY)
     last = _touched_at.get(source.pk)
     if last is not None and last <= now < last + every:
         return
     _touched_at[source.pk] = now
     stale = Q(last_message_at__isnull=True) | Q(last_message_at__lt=now - every)
-    Hl7Source.objects.filter(stale, pk=source.pk).update(last_message_at=now)
+    if Hl7Source.objects.filter(stale, pk=source.pk).update(last_message_at=now):
+        # A silent feed's episode ends with its next message (pipeline/feed_monitor.py);
+        # a source heard from within TOUCH_EVERY has no open episode.
+        feed_monitor.heard_from(source.pk, now)
 
 
 def _log(received: Received, source, code: str, outcome: str) -> None:

@@ -7,7 +7,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from followup.models import Alert, Checkpoint, Email
+from followup.models import Alert, Checkpoint, Email, Hl7Message, Hl7Source
 from followup.ops import bench, cohort, serving
 from imaging.models import ImagingExam
 from patients.models import ApiClient, Patient
@@ -17,7 +17,8 @@ from patients.models import ApiClient, Patient
 pytestmark = pytest.mark.django_db(transaction=True)
 
 FIGURES = {"sweep", "ingest", "timeline", "alerts_list", "checkpoints_list", "alerts_open",
-           "checkpoints_overdue", "digest", "report", "report_all_clinics"}  # fmt: skip
+           "checkpoints_overdue", "digest", "report", "report_all_clinics", "hl7_sequential",
+           "hl7_8_connections"}  # fmt: skip
 
 
 def run_bench(out_dir, *args) -> tuple[dict, str]:
@@ -59,6 +60,23 @@ def test_the_figures_do_the_same_work_as_their_floors(protocols, tmp_path):
     assert figures["timeline"]["rows"] > bench.TIMELINE_EXAMS
     for name in ("timeline", "alerts_list", "checkpoints_list"):
         assert figures[name]["queries"] > 0, name
+
+
+def test_the_hl7_figures_send_the_ingest_exams_to_the_real_listener(protocols, tmp_path):
+    cohort.ensure_cohort(50)
+    exams = ImagingExam.objects.count()
+
+    figures = run_bench(tmp_path, "--figures", "hl7")[0]["figures"]
+
+    assert set(figures) == {"hl7_sequential", "hl7_8_connections"}
+    for name, connections in (("hl7_sequential", 1), ("hl7_8_connections", 8)):
+        figure = figures[name]
+        assert figure["unit"] == "exams/s" and figure["exams"] == 20, name
+        assert figure["connections"] == connections and figure["surgeries"] > 0, name
+        assert figure["median"] > 0 and figure["floor"]["median"] > 0, name
+    # What the listener committed was undone: its exams, its messages, its source.
+    assert ImagingExam.objects.count() == exams
+    assert not Hl7Message.objects.exists() and not Hl7Source.objects.exists()
 
 
 def test_the_database_is_left_as_it_was_found(protocols, tmp_path):
