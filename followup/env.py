@@ -4,6 +4,7 @@ but cannot be understood stops the process with a message naming the variable.""
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -35,6 +36,15 @@ def env_int(name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ImproperlyConfigured(f"{name}={raw!r} is not an integer") from None
+
+
+def env_url(name: str, default: str) -> str:
+    """An absolute http(s) URL, ending with one slash (a base others are appended to)."""
+    raw = os.environ.get(name, default).strip()
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not an absolute http(s) URL")
+    return raw.rstrip("/") + "/"
 
 
 def env_list(name: str, default: list[str]) -> list[str]:

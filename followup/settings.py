@@ -17,7 +17,7 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
-from .env import env_bool, env_int, env_list, env_str, secret_key
+from .env import env_bool, env_int, env_list, env_str, env_url, secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
@@ -33,6 +33,10 @@ SECRET_KEY = secret_key(VAR_DIR)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 SITE_URL = env_str("SITE_URL", f"http://127.0.0.1:{env_int('PORT', 8000)}").rstrip("/")
+# The base of the FHIR code systems, extensions and identifier systems this service names
+# (docs/fhir.md): set it once, to a URL the organisation owns, and never change it after,
+# since every stored copy of a resource keeps the systems it was sent with.
+FHIR_CANONICAL_BASE = env_url("FHIR_CANONICAL_BASE", f"{SITE_URL}/fhir/")
 
 INSTALLED_APPS = [
     "followup.apps.FollowupAdminConfig",

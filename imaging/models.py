@@ -58,7 +58,9 @@ class ImagingExam(PatientRecord, models.Model):
     contrast = models.CharField(max_length=12, choices=Contrast, default=Contrast.NONE)
     performed_at = models.DateTimeField()
     views = ArrayField(models.CharField(max_length=12, choices=View), default=list, blank=True)
-    accession_number = models.CharField(max_length=64)
+    # Blank only for a study known by its Study Instance UID alone (a PACS-side FHIR
+    # import); the REST API still requires one. One of the two always identifies it.
+    accession_number = models.CharField(max_length=64, blank=True)
     study_instance_uid = models.CharField("Study Instance UID", max_length=64, blank=True)
     effective_dose_msv = models.DecimalField(
         "effective dose (mSv)", max_digits=7, decimal_places=3, null=True, blank=True
@@ -72,7 +74,13 @@ class ImagingExam(PatientRecord, models.Model):
         ordering = ["-performed_at", "-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["clinic", "accession_number"], name="exam_unique_accession_per_clinic"
+                fields=["clinic", "accession_number"],
+                condition=~Q(accession_number=""),
+                name="exam_unique_accession_per_clinic",
+            ),
+            models.CheckConstraint(
+                condition=~Q(accession_number="", study_instance_uid=""),
+                name="exam_identified",
             ),
             models.UniqueConstraint(
                 fields=["clinic", "study_instance_uid"],

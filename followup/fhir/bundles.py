@@ -14,23 +14,35 @@ def base_url(request: Request) -> str:
     return request.build_absolute_uri(BASE_PATH)
 
 
-def searchset(request: Request, resources: list[dict], next_url: str | None) -> dict:
+def searchset(
+    request: Request,
+    resources: list[dict],
+    next_url: str | None,
+    included: list[dict] = (),
+) -> dict:
+    """A page of matches, and the resources `_include` asked for beside them."""
     base = base_url(request)
     links = [{"relation": "self", "url": request.build_absolute_uri()}]
     if next_url:
         links.append({"relation": "next", "url": next_url})
+    entries = [
+        {"fullUrl": f"{base}{r['resourceType']}/{r['id']}", "resource": r, "search": {"mode": mode}}
+        for mode, group in (("match", resources), ("include", included))
+        for r in group
+    ]
+    bundle = {"resourceType": "Bundle", "type": "searchset", "link": links}
+    if entries:  # FHIR has no empty arrays
+        bundle["entry"] = entries
+    return bundle
+
+
+def count_only(request: Request, total: int) -> dict:
+    """The answer to `_summary=count`: how many match, no entries."""
     return {
         "resourceType": "Bundle",
         "type": "searchset",
-        "link": links,
-        "entry": [
-            {
-                "fullUrl": f"{base}{r['resourceType']}/{r['id']}",
-                "resource": r,
-                "search": {"mode": "match"},
-            }
-            for r in resources
-        ],
+        "total": total,
+        "link": [{"relation": "self", "url": request.build_absolute_uri()}],
     }
 
 

@@ -1,14 +1,18 @@
 """Code systems, identifier systems and extensions: one table, read both ways.
 
 A standard code is used where one exists and was checked (LOINC, DICOM, HL7 v2 and
-FHIR's own systems); everything else is in the project's own systems under BASE,
-documented in docs/fhir.md.
+FHIR's own systems); everything else is in the project's own systems under BASE (the
+FHIR_CANONICAL_BASE setting), documented in docs/fhir.md. A patient's MRN goes out
+under the system its clinic configured (`Clinic.mrn_system`), else under ours.
 """
+
+from django.conf import settings
 
 from imaging.models import Modality
 from imaging.vocabulary import VOCABULARY, FindingCode, ValueType
+from patients.models import Clinic
 
-BASE = "https://followup.example/fhir"
+BASE = settings.FHIR_CANONICAL_BASE.rstrip("/")
 
 
 def code_system(name: str) -> str:
@@ -30,7 +34,8 @@ LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
 
 # Identifier systems: an MRN or an accession number is unique within a clinic, and a
-# caller sees one clinic, so system|value names one record for that caller.
+# caller sees one clinic, so system|value names one record for that caller. MRN_SYSTEM
+# is the MRNs' system of a clinic that did not configure the hospital's own.
 MRN_SYSTEM = f"{BASE}/sid/mrn"
 ACCESSION_SYSTEM = f"{BASE}/sid/accession"
 MRN_TYPE = "MR"
@@ -122,8 +127,13 @@ def typed_identifier(type_code: str, display: str, system: str, value: str) -> d
     }
 
 
-def mrn_identifier(mrn: str) -> dict:
-    return typed_identifier(MRN_TYPE, "Medical record number", MRN_SYSTEM, mrn)
+def mrn_system(clinic: Clinic) -> str:
+    """The system of the clinic's MRNs: the hospital's, else this service's."""
+    return clinic.mrn_system or MRN_SYSTEM
+
+
+def mrn_identifier(mrn: str, system: str = MRN_SYSTEM) -> dict:
+    return typed_identifier(MRN_TYPE, "Medical record number", system, mrn)
 
 
 def accession_identifier(accession: str) -> dict:

@@ -37,13 +37,16 @@ def _activity(row: Checkpoint, now: datetime) -> dict:
 
 def care_plan(row: Surgery, now: datetime) -> dict:
     """Needs `checkpoints` prefetched."""
-    activities = [_activity(c, now) for c in row.checkpoints.all()]
+    checkpoints = list(row.checkpoints.all())
+    activities = [_activity(c, now) for c in checkpoints]
+    # Changed when the surgery or one of its checkpoints changed (what _lastUpdated reads).
+    last_updated = max([row.updated_at, *(c.updated_at for c in checkpoints)])
     pending = any(a["detail"]["status"] in PENDING for a in activities)
     return compact(
         {
             "resourceType": "CarePlan",
             "id": str(row.pk),
-            "meta": meta(row.updated_at),
+            "meta": meta(last_updated),
             "status": "active" if pending or not activities else "completed",
             "intent": "plan",
             "title": f"Imaging follow-up after {row.get_procedure_display()}",

@@ -5,16 +5,19 @@ serializer, so an import obeys every rule the REST API applies. Rows are matched
 identifier, and a matched row whose values would not change is not saved at all:
 sending the same Bundle twice writes nothing the second time.
 
-Matching: a Patient by its MR identifier (the MRN), else by another of its
-identifiers; a Procedure by patient, procedure code and time (a surgery has no
-identifier of its own); an ImagingStudy by accession number (type ACSN), else by
-DICOM Study UID; a DiagnosticReport by the ImagingStudy it names, else by accession.
+Matching: a Patient by any identifier of the clinic's MRN system (its MRN, or an
+identifier of the patient's under that system), else by its MR identifier, else by
+another of its identifiers; a Procedure by patient, procedure code and time (a surgery
+has no identifier of its own); an ImagingStudy by accession number (type ACSN), else by
+DICOM Study Instance UID, either being enough for a new exam; a DiagnosticReport by the
+ImagingStudy it names, else by accession.
 """
 
 import re
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from rest_framework import serializers
 from rest_framework.request import Request
 
@@ -38,6 +41,13 @@ ELEMENTS = {
     "DiagnosticReport": readers.REPORT_ELEMENTS,
 }
 HTTP_STATUS = {"created": "201 Created", "updated": "200 OK", "unchanged": "200 OK"}
+
+
+class StudySerializer(ExamSerializer):
+    """The REST API's exam, known by its accession number or, from a PACS-side system,
+    by its Study Instance UID alone (the model holds one of the two at least)."""
+
+    accession_number = serializers.CharField(max_length=64, required=False, allow_blank=True)
 
 
 @dataclass(frozen=True)
@@ -75,6 +85,7 @@ def _target_clinic(request: Request) -> Clinic:
 class Importer:
     def __init__(self, request: Request, clinic: Clinic, entries: list[Entry]):
         self.request, self.clinic, self.entries = request, clinic, entries
+        self.mrn_system = codes.mrn_system(clinic)
         self.base = base_url(request)
         self.saved: dict[int, Saved] = {}
         self.issues: list[tuple[int, Issue]] = []  # with the entry's index, to sort them
@@ -101,7 +112,7 @@ class Importer:
         for entry in self.entries:
             try:
                 if entry.type == "Patient":
-                    found = self._existing_patient(readers.patient(entry.resource))
+                    found = self._existing_patient(entry.resource)
                 elif subject := (entry.resource.get("subject") or {}).get("reference"):
                     found = self._local(subject, "Patient", Patient)
                 else:
@@ -206,8 +217,8 @@ class Importer:
     # One step per resource type
 
     def _patient(self, entry: Entry) -> Saved:
-        data = readers.patient(entry.resource)
-        existing = self._existing_patient(data)
+        data = readers.patient(entry.resource, self.mrn_system)
+        existing = self._existing_patient(entry.resource)
         if existing is None:
             if "mrn" not in data:
                 raise Refusal(
@@ -217,14 +228,24 @@ class Importer:
                     "required",
                 )
             return self._save(PatientSerializer, data, None)
+        aliases = {(i.system, i.value) for i in existing.external_ids.all()}
+        if (
+            data.get("mrn", existing.mrn) != existing.mrn
+            and (self.mrn_system, data["mrn"]) in aliases
+        ):
+            del data["mrn"]  # an earlier MRN of the patient's (a merge): the MRN stays
         self._check_same_patient(entry, data, existing)
+        if "external_ids" in data:  # the patient's own MRN is no external identifier
+            mrn = (self.mrn_system, existing.mrn)
+            data["external_ids"] = [
+                i for i in data["external_ids"] if (i["system"], i["value"]) != mrn
+            ]
         if "external_ids" in data:  # added to the patient's, never taking one away
             known = [{"system": i.system, "value": i.value} for i in existing.external_ids.all()]
             data["external_ids"] = known + [i for i in data["external_ids"] if i not in known]
         return self._save(PatientSerializer, data, existing)
 
-    @staticmethod
-    def _check_same_patient(entry: Entry, data: dict, existing: Patient) -> None:
+    def _check_same_patient(self, entry: Entry, data: dict, existing: Patient) -> None:
         if "mrn" in data and data["mrn"] != existing.mrn:
             raise Refusal(
                 f"an identifier is the patient with MRN {existing.mrn}, but the MR identifier "
@@ -233,9 +254,9 @@ class Importer:
                 "conflict",
             )
         # The same MRN from another record system is another person: never merge them.
-        system = (readers.mr_identifier(entry.resource) or {}).get("system")
+        system = (readers.mr_identifier(entry.resource, self.mrn_system) or {}).get("system")
         known = {i.system for i in existing.external_ids.all() if i.value == existing.mrn}
-        if system and system != codes.MRN_SYSTEM and known and system not in known:
+        if system and system != self.mrn_system and known and system not in known:
             raise Refusal(
                 f"MRN {existing.mrn} is a patient whose MRN comes from {', '.join(sorted(known))}, "
                 f"not from {system}.",
@@ -243,8 +264,14 @@ class Importer:
                 "conflict",
             )
 
-    def _existing_patient(self, data: dict) -> Patient | None:
+    def _existing_patient(self, resource: dict) -> Patient | None:
         patients = Patient.objects.filter(clinic=self.clinic)
+        # The hospital's identifiers first: the MRN, or the patient's under that system.
+        for value in readers.mrn_system_values(resource, self.mrn_system):
+            under_system = Q(external_ids__system=self.mrn_system, external_ids__value=value)
+            if found := patients.filter(Q(mrn=value) | under_system).first():
+                return found
+        data = readers.patient(resource, self.mrn_system)
         if "mrn" in data and (found := patients.filter(mrn=data["mrn"]).first()):
             return found
         for pair in data.get("external_ids", []):
@@ -272,17 +299,18 @@ class Importer:
     def _study(self, entry: Entry) -> Saved:
         data = readers.imaging_study(entry.resource)
         existing = self._existing_exam(data.get("accession_number"), data.get("study_instance_uid"))
-        if existing is None and "accession_number" not in data:
+        if existing is None and not {"accession_number", "study_instance_uid"} & set(data):
             raise Refusal(
-                f"a new exam needs its accession number: an identifier of type "
-                f"{codes.ACCESSION_TYPE} ({codes.V2_IDENTIFIER_TYPE}).",
+                f"a new exam needs its accession number (an identifier of type "
+                f"{codes.ACCESSION_TYPE}, {codes.V2_IDENTIFIER_TYPE}) or its Study Instance "
+                f"UID (system {codes.DICOM_UID}, value urn:oid:<uid>).",
                 "identifier",
                 "required",
             )
         data["patient"] = self._subject(entry).pk
         if surgery := readers.surgery_reference_of(entry.resource):
             data["surgery"] = self._referenced(entry, surgery, "Procedure", Surgery, "extension").pk
-        return self._save(ExamSerializer, data, existing)
+        return self._save(StudySerializer, data, existing)
 
     def _existing_exam(self, accession: str | None, uid: str | None) -> ImagingExam | None:
         exams = ImagingExam.objects.filter(clinic=self.clinic)

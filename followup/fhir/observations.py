@@ -12,7 +12,7 @@ from imaging.vocabulary import VOCABULARY, ValueType
 from patients.models import Assessment
 
 from . import codes
-from .datatypes import coding, compact, concept, extension, instant, reference
+from .datatypes import coding, compact, concept, extension, instant, meta, reference
 
 SCORES = ("nrs_back", "nrs_leg", "odi")
 _ID = re.compile(
@@ -65,6 +65,8 @@ def finding(row: Finding) -> dict:
         {
             "resourceType": "Observation",
             "id": f"finding-{row.pk}",
+            # A finding is written only with its exam.
+            "meta": meta(exam.updated_at),
             "extension": laterality,
             "status": "final",
             "category": _category("imaging", "Imaging"),
@@ -87,6 +89,7 @@ def score(row: Assessment, name: str) -> dict:
         {
             "resourceType": "Observation",
             "id": f"assessment-{row.pk}-{name.replace('_', '-')}",
+            "meta": meta(row.updated_at),
             "status": "final",
             "category": _category("survey", "Survey"),
             "code": {

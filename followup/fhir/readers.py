@@ -85,20 +85,31 @@ def _chosen_name(names: list[dict]) -> dict | None:
     return (current or names or [None])[0]
 
 
-def mr_identifier(resource: dict) -> dict | None:
-    """The identifier of type MR (the MRN), if any."""
+def mr_identifier(resource: dict, mrn_system: str | None = None) -> dict | None:
+    """The MRN: the identifier of type MR, else one of the clinic's MRN system."""
+    identifiers = resource.get("identifier") or []
     found = [
-        i
-        for i in resource.get("identifier") or []
-        if codes.MRN_TYPE in codes.identifier_type(i) and i.get("value")
+        i for i in identifiers if codes.MRN_TYPE in codes.identifier_type(i) and i.get("value")
     ]
+    if not found and mrn_system:
+        found = [i for i in identifiers if i.get("system") == mrn_system and i.get("value")]
     if len({i["value"] for i in found}) > 1:
         raise Refusal("has several identifiers of type MR: a patient has one MRN.", "identifier")
     return found[0] if found else None
 
 
-def external_ids_of(resource: dict) -> list[dict]:
-    """Every identifier with a system and a value, except our own MRN system.
+def mrn_system_values(resource: dict, mrn_system: str) -> list[str]:
+    """The values of every identifier of the clinic's MRN system, typed MR or not."""
+    return [
+        i["value"]
+        for i in resource.get("identifier") or []
+        if i.get("system") == mrn_system and i.get("value")
+    ]
+
+
+def external_ids_of(resource: dict, mrn_system: str, mrn: str | None) -> list[dict]:
+    """Every identifier with a system and a value, except the MRN under the clinic's own
+    MRN system (it is the MRN).
 
     An MR identifier of another system is kept as well, so that the patient is found
     again by that system|value.
@@ -107,16 +118,16 @@ def external_ids_of(resource: dict) -> list[dict]:
     for identifier in resource.get("identifier") or []:
         system, value = identifier.get("system"), identifier.get("value")
         pair = {"system": system, "value": value}
-        if system and value and system != codes.MRN_SYSTEM and pair not in found:
+        if system and value and (system, value) != (mrn_system, mrn) and pair not in found:
             found.append(pair)
     return found
 
 
-def patient(resource: dict) -> dict:
+def patient(resource: dict, mrn_system: str = codes.MRN_SYSTEM) -> dict:
     data = {}
-    if mrn := mr_identifier(resource):
+    if mrn := mr_identifier(resource, mrn_system):
         data["mrn"] = mrn["value"]
-    if external := external_ids_of(resource):
+    if external := external_ids_of(resource, mrn_system, data.get("mrn")):
         data["external_ids"] = external
     if name := _chosen_name(resource.get("name") or []):
         if name.get("family"):

@@ -13,8 +13,14 @@ from .datatypes import coding, compact, concept, extension, instant, meta, refer
 
 
 def patient(row: Patient) -> dict:
-    identifiers = [codes.mrn_identifier(row.mrn)]
-    identifiers += [{"system": i.system, "value": i.value} for i in row.external_ids.all()]
+    """Needs `clinic` selected and `external_ids` prefetched."""
+    system = codes.mrn_system(row.clinic)
+    identifiers = [codes.mrn_identifier(row.mrn, system)]
+    identifiers += [
+        {"system": i.system, "value": i.value}
+        for i in row.external_ids.all()
+        if (i.system, i.value) != (system, row.mrn)  # the MRN itself, already sent
+    ]
     name = compact({"use": "official", "family": row.family_name, "given": row.given_name.split()})
     return compact(
         {
@@ -76,7 +82,8 @@ def modality_coding(modality: str) -> dict:
 
 
 def _exam_identifiers(row: ImagingExam) -> list[dict]:
-    identifiers = [codes.accession_identifier(row.accession_number)]
+    # One of the two at least (the exam_identified constraint).
+    identifiers = [codes.accession_identifier(row.accession_number)] if row.accession_number else []
     if row.study_instance_uid:
         identifiers.append(codes.study_uid_identifier(row.study_instance_uid))
     return identifiers
@@ -125,7 +132,10 @@ def diagnostic_report(row: ImagingExam) -> dict:
             "resourceType": "DiagnosticReport",
             "id": str(row.pk),
             "meta": meta(row.updated_at),
-            "identifier": [codes.accession_identifier(row.accession_number)],
+            # The order's number; a study UID names the ImagingStudy, not its report.
+            "identifier": [codes.accession_identifier(row.accession_number)]
+            if row.accession_number
+            else [],
             # Nothing read yet: only registered.
             "status": "final" if row.report or findings else "registered",
             "category": [concept(codes.V2_DIAGNOSTIC_SERVICE, "RAD", "Radiology")],

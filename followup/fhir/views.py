@@ -4,6 +4,10 @@ Scoping is the REST API's: a resource of another clinic does not exist (404).
 Each search costs a fixed number of queries, whatever the number of rows.
 """
 
+from zoneinfo import ZoneInfo
+
+from django.db.models import Max
+from django.db.models.functions import Greatest
 from django.utils import timezone
 from rest_framework.exceptions import NotFound, ParseError
 from rest_framework.response import Response
@@ -13,45 +17,83 @@ from imaging.models import Finding, ImagingExam
 from patients.base.api.read_audit import AuditedReads
 from patients.base.api.scoping import readable_clinic_ids
 from patients.base.api.viewsets import ClinicScopedViewSet
-from patients.models import Assessment, Patient, Surgery
+from patients.models import Assessment, Clinic, Patient, Surgery
 
 from ..models import Alert, AlertStatus
 from . import followup_resources, observations, resources
-from .bundles import base_url, operation_outcome, searchset
+from .bundles import base_url, count_only, operation_outcome, searchset
 from .capability import capability_statement
 from .entries import Refused
 from .importer import import_bundle
+from .observation_search import PARAMS as OBSERVATION_PARAMS
+from .observation_search import ObservationSearch
 from .rendering import FhirMixin
-from .search import SearchPagination, check_params, patient_id, with_identifier
+from .search import (
+    by_dates,
+    check_params,
+    keyset_page,
+    next_link,
+    only_count,
+    patient_id,
+    tokens,
+    with_identifier,
+)
+
+UTC = ZoneInfo("UTC")
+DATE_PARAMS = {"_lastUpdated", "date", "started"}
 
 
 def _not_found(resource_type: str, resource_id: str) -> NotFound:
     return NotFound(f"{resource_type}/{resource_id} is not a resource of your clinic.")
 
 
+def search_zone(request, params) -> ZoneInfo:
+    """The day a date without a time means: the clinic's, for a caller who reads one."""
+    if not DATE_PARAMS & set(params):
+        return UTC
+    readable = readable_clinic_ids(request)
+    if len(readable) != 1:
+        return UTC
+    return Clinic.objects.get(pk=next(iter(readable))).zone
+
+
 class ResourceViewSet(FhirMixin, ClinicScopedViewSet):
-    """`GET Type/<id>` and `GET Type?patient=<id>` for one type over one model."""
+    """`GET Type/<id>` and `GET Type?patient=<id>&...` for one type over one model.
+
+    A page is one query and the queryset's prefetches (`search.keyset_page`)."""
 
     audit_patient_field = "fhir"  # reads are audited (patients/base/api/read_audit.py)
 
     resource_type = ""
     search_params = frozenset({"patient"})
-    pagination_class = SearchPagination
+    last_updated = "updated_at"  # the field `_lastUpdated` searches
     filter_backends = []
+    pagination_class = None
 
     def to_fhir(self, row) -> dict:
         raise NotImplementedError
 
-    def search(self, queryset, params):
+    def search(self, queryset, params, zone: ZoneInfo):
         if "patient" in params:
             queryset = queryset.filter(patient_id=patient_id(params["patient"]))
         return queryset
 
+    def included(self, rows, params) -> list[dict]:
+        return []
+
     def list(self, request):
-        check_params(request.query_params, self.search_params)
-        page = self.paginate_queryset(self.search(self.get_queryset(), request.query_params))
-        resources_ = [self.to_fhir(row) for row in page]
-        return Response(searchset(request, resources_, self.paginator.get_next_link()))
+        params = request.query_params
+        check_params(params, self.search_params)
+        zone = search_zone(request, params)
+        queryset = self.search(self.get_queryset(), params, zone)
+        queryset = by_dates(queryset, params, "_lastUpdated", self.last_updated, zone)
+        if only_count(params):
+            return Response(count_only(request, queryset.count()))
+        rows, key = keyset_page(queryset, params)
+        found = [self.to_fhir(row) for row in rows]
+        return Response(
+            searchset(request, found, next_link(request, key), self.included(rows, params))
+        )
 
     def retrieve(self, request, pk: str):
         row = self.get_queryset().filter(pk=int(pk)).first() if pk.isdecimal() else None
@@ -62,10 +104,10 @@ class ResourceViewSet(FhirMixin, ClinicScopedViewSet):
 
 class PatientViewSet(ResourceViewSet):
     resource_type = "Patient"
-    queryset = Patient.objects.prefetch_related("external_ids")
+    queryset = Patient.objects.select_related("clinic").prefetch_related("external_ids")
     search_params = frozenset({"identifier"})
 
-    def search(self, queryset, params):
+    def search(self, queryset, params, zone):
         if "identifier" in params:
             queryset = with_identifier(queryset, params["identifier"])
         return queryset
@@ -85,43 +127,92 @@ class ProcedureViewSet(ResourceViewSet):
 class ImagingStudyViewSet(ResourceViewSet):
     resource_type = "ImagingStudy"
     queryset = ImagingExam.objects.all()
+    search_params = frozenset({"patient", "started"})
+
+    def search(self, queryset, params, zone):
+        queryset = super().search(queryset, params, zone)
+        return by_dates(queryset, params, "started", "performed_at", zone)
 
     def to_fhir(self, row):
         return resources.imaging_study(row)
 
 
+INCLUDE_RESULTS = "DiagnosticReport:result"
+
+
 class DiagnosticReportViewSet(ResourceViewSet):
     resource_type = "DiagnosticReport"
     queryset = ImagingExam.objects.prefetch_related("findings")
+    search_params = frozenset({"patient", "date", "_include"})
+
+    def search(self, queryset, params, zone):
+        if unknown := set(params.getlist("_include")) - {INCLUDE_RESULTS}:
+            raise ParseError(
+                f"_include={sorted(unknown)[0]!r}: only _include={INCLUDE_RESULTS} is supported."
+            )
+        queryset = super().search(queryset, params, zone)
+        return by_dates(queryset, params, "date", "performed_at", zone)
+
+    def included(self, rows, params):
+        if INCLUDE_RESULTS not in params.getlist("_include"):
+            return []
+        # The prefetch sets each finding's exam: no query more.
+        return [observations.finding(f) for row in rows for f in row.findings.all()]
 
     def to_fhir(self, row):
         return resources.diagnostic_report(row)
 
 
 class CarePlanViewSet(ResourceViewSet):
+    """Changed when the surgery or one of its checkpoints changed, whichever is last."""
+
     resource_type = "CarePlan"
-    queryset = Surgery.objects.prefetch_related("checkpoints")
+    queryset = Surgery.objects.prefetch_related("checkpoints").annotate(
+        last_updated=Greatest("updated_at", Max("checkpoints__updated_at"))
+    )
+    last_updated = "last_updated"
 
     def to_fhir(self, row):
         return followup_resources.care_plan(row, timezone.now())
 
 
+FLAG_STATUSES = ("active", "inactive")
+
+
 class FlagViewSet(ResourceViewSet):
-    """A search lists the open alerts; a read answers any alert, inactive once handled."""
+    """A search lists the open alerts (`status=active`, the default) or the others
+    (`inactive`); a read answers any alert, inactive once handled."""
 
     resource_type = "Flag"
     queryset = Alert.objects.all()
+    search_params = frozenset({"patient", "status"})
 
-    def search(self, queryset, params):
-        return super().search(queryset, params).with_status(AlertStatus.OPEN, timezone.now())
+    def search(self, queryset, params, zone):
+        queryset = super().search(queryset, params, zone)
+        statuses = {"active"}
+        if "status" in params:
+            statuses = set()
+            for system, code in tokens(params, "status"):
+                if code not in FLAG_STATUSES or system not in (None, FLAG_STATUS_SYSTEM):
+                    raise ParseError(f"status={code!r}: a Flag is active or inactive.")
+                statuses.add(code)
+        if statuses == set(FLAG_STATUSES):
+            return queryset
+        open_now = Alert.objects.with_status(AlertStatus.OPEN, timezone.now()).values("pk")
+        if statuses == {"active"}:
+            return queryset.filter(pk__in=open_now)
+        return queryset.exclude(pk__in=open_now)
 
     def to_fhir(self, row):
         return followup_resources.flag(row, timezone.now())
 
 
+FLAG_STATUS_SYSTEM = "http://hl7.org/fhir/flag-status"
+
+
 class ObservationView(FhirMixin, AuditedReads, APIView):
-    """Findings and scores of one patient; two tables, so a search needs `patient` and
-    answers in one page."""
+    """Findings and scores of one patient: two tables, paged as one
+    (followup/fhir/observation_search.py)."""
 
     audit_patient_field = "fhir"  # reads are audited (patients/base/api/read_audit.py)
 
@@ -129,23 +220,13 @@ class ObservationView(FhirMixin, AuditedReads, APIView):
         readable = readable_clinic_ids(request)
         if pk is not None:
             return Response(self._read(pk, readable))
-        check_params(request.query_params, {"patient"})
-        if unpaged := {"_count", "_cursor"} & set(request.query_params):
-            raise ParseError(f"{', '.join(sorted(unpaged))}: an Observation search is one page.")
-        if "patient" not in request.query_params:
-            raise ParseError("An Observation search needs patient=<id>.")
-        patient = patient_id(request.query_params["patient"])
-        findings = (
-            Finding.objects.filter(exam__clinic_id__in=readable, exam__patient_id=patient)
-            .select_related("exam")
-            .order_by("exam__performed_at", "id")
-        )
-        assessments = Assessment.objects.filter(
-            clinic_id__in=readable, patient_id=patient
-        ).order_by("assessed_at", "id")
-        found = [observations.finding(f) for f in findings]
-        found += [score for a in assessments for score in observations.scores(a)]
-        return Response(searchset(request, found, None))
+        params = request.query_params
+        check_params(params, OBSERVATION_PARAMS)
+        found = ObservationSearch(params, readable, search_zone(request, params))
+        if only_count(params):
+            return Response(count_only(request, found.count()))
+        page, key = found.page()
+        return Response(searchset(request, page, next_link(request, key)))
 
     def _read(self, pk: str, readable) -> dict:
         match observations.parse_id(pk):

@@ -49,6 +49,8 @@ class ExamSerializer(PatientRecordSerializer):
     effective_dose_msv = serializers.DecimalField(
         max_digits=7, decimal_places=3, min_value=0, required=False, allow_null=True
     )
+    # Required here although the model allows a blank one (followup/fhir's UID-only import).
+    accession_number = serializers.CharField(max_length=64)
     findings = FindingSerializer(many=True, required=False)
 
     class Meta:

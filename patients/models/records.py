@@ -332,6 +332,8 @@ class Assessment(PatientRecord, models.Model):
     nrs_leg = models.PositiveSmallIntegerField("NRS leg", null=True, blank=True)
     odi = models.PositiveSmallIntegerField("ODI", null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # A PATCH changes an assessment: FHIR's _lastUpdated (incremental sync) reads this.
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
 
     class Meta:
         ordering = ["-assessed_at", "-id"]

@@ -2,6 +2,7 @@
 integration clients (hashed tokens, scopes, rotation) and their request log."""
 
 import hashlib
+import re
 import secrets
 from datetime import timedelta
 from zoneinfo import ZoneInfo, available_timezones
@@ -9,7 +10,7 @@ from zoneinfo import ZoneInfo, available_timezones
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator
+from django.core.validators import MaxValueValidator, URLValidator
 from django.db import models, transaction
 from django.dispatch import Signal
 from django.utils import timezone
@@ -18,6 +19,24 @@ from django.utils import timezone
 def validate_timezone(value: str) -> None:
     if value not in available_timezones():
         raise ValidationError(f"'{value}' is not an IANA time zone (e.g. Europe/Paris).")
+
+
+_OID = re.compile(r"^urn:oid:[0-2](\.(0|[1-9][0-9]*))+$")
+
+
+def validate_identifier_system(value: str) -> None:
+    """A FHIR identifier system: an absolute http(s) URL or an OID as `urn:oid:1.2.3`."""
+    if value.startswith("urn:"):
+        if not _OID.match(value):
+            raise ValidationError(f"'{value}' is not an OID URI (e.g. urn:oid:2.16.840.1.113883).")
+        return
+    try:
+        URLValidator(schemes=["http", "https"])(value)
+    except ValidationError:
+        raise ValidationError(
+            f"'{value}' is neither an http(s) URL nor urn:oid:... (the system the hospital "
+            "publishes for its MRNs)."
+        ) from None
 
 
 class Clinic(models.Model):
@@ -35,6 +54,14 @@ class Clinic(models.Model):
     )
     escalation_email = models.EmailField(
         blank=True, help_text="Where unacknowledged urgent alerts go (e.g. the on-call surgeon)."
+    )
+    mrn_system = models.CharField(
+        "MRN system",
+        max_length=255,
+        blank=True,
+        validators=[validate_identifier_system],
+        help_text="The FHIR identifier system of the hospital's medical record numbers "
+        "(a URL or urn:oid:...); blank: the service's own.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

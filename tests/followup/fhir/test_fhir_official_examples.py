@@ -59,9 +59,9 @@ EXPECTED: dict[str, str | None] = {
     "Procedure-ob": NOT_OURS,
     "Procedure-physical-therapy": NOT_OURS,
     "Procedure-ambulation": "only completed surgeries are followed up",
-    # Its patient has no MRN (see the test with a known patient below).
+    # Their patient has no MRN (see the tests with a known patient below).
     "ImagingStudy-example-xr": "which is refused",
-    "ImagingStudy-example": "a new exam needs its accession number",
+    "ImagingStudy-example": "which is refused",
     # Reports of studies this clinic does not have (and mostly not imaging at all).
     "DiagnosticReport-102": NO_STUDY,
     "DiagnosticReport-example-pgx": NO_STUDY,
@@ -126,6 +126,23 @@ def test_the_xr_study_imports_for_a_patient_the_clinic_knows(integration_a, fhir
     assert exam.study_instance_uid == "2.16.124.113543.6003.1154777499.30246.19789.3503430046"
     known.refresh_from_db()
     assert (known.mrn, known.family_name) == ("D-1", "MINT_TEST")
+
+
+def test_the_ct_study_imports_by_its_study_instance_uid_alone(integration_a, fhir_examples):
+    """ImagingStudy-example has no accession number: its Study Instance UID names it."""
+    known = Patient.objects.create(clinic=integration_a.clinic, mrn="D-1", family_name="Mint")
+    PatientIdentifier.objects.create(
+        patient=known, system="http://nema.org/examples/patients", value="MINT1234"
+    )
+    bundle, index = bundle_of(fhir_examples, "ImagingStudy-example")
+    response = fhir_post(integration_a, "/fhir/r4/", bundle)
+    assert response.status_code == 200, response.json()
+    exam = ImagingExam.objects.get()
+    assert (exam.patient, exam.modality, exam.accession_number) == (known, "CT", "")
+    assert exam.study_instance_uid == "2.16.124.113543.6003.1154777499.30246.19789.3503430045"
+    again = fhir_post(integration_a, "/fhir/r4/", bundle).json()
+    assert again["entry"][index]["response"]["status"] == "200 OK"
+    assert ImagingExam.objects.count() == 1
 
 
 def test_a_study_of_a_patient_neither_in_the_bundle_nor_in_the_clinic(integration_a, fhir_examples):

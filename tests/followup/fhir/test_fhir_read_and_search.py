@@ -227,7 +227,7 @@ def test_search_pages_follow_the_next_link(integration_a, clinic_a):
         "/fhir/r4/Patient?family=x",
         "/fhir/r4/Procedure?patient=x",
         "/fhir/r4/Observation",
-        "/fhir/r4/Observation?patient=1&_count=5",
+        "/fhir/r4/Observation?patient=1&_count=-5",
     ],
 )
 def test_a_search_the_server_cannot_do_is_a_400_outcome(integration_a, url):
