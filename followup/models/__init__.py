@@ -1,8 +1,18 @@
 """The follow-up's models, one module per concept: alerts, checkpoints, protocols,
-thresholds, surgery plans, notifications, webhooks."""
+thresholds, surgery plans, notifications, webhooks, the DICOM feed."""
 
 from .alerts import Alert, AlertStatus, Severity
 from .checkpoints import Checkpoint, CheckpointKind, CheckpointStatus
+from .dicom import (
+    BodyRegion,
+    DicomSource,
+    DoseCoefficient,
+    DoseKind,
+    DoseReport,
+    DroppedStudy,
+    PacsSyncRun,
+    PacsSyncStatus,
+)
 from .notifications import Email, EmailKind, EmailStatus, Subscription
 from .plans import SurgeryPlan, plan_of
 from .protocols import CheckpointDefinition, Protocol
@@ -12,13 +22,21 @@ from .webhooks import WebhookDelivery, WebhookEndpoint
 __all__ = [
     "Alert",
     "AlertStatus",
+    "BodyRegion",
     "Checkpoint",
     "CheckpointDefinition",
     "CheckpointKind",
     "CheckpointStatus",
+    "DicomSource",
+    "DoseCoefficient",
+    "DoseKind",
+    "DoseReport",
+    "DroppedStudy",
     "Email",
     "EmailKind",
     "EmailStatus",
+    "PacsSyncRun",
+    "PacsSyncStatus",
     "Protocol",
     "Severity",
     "Subscription",
