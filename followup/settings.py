@@ -366,6 +366,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*"),
         "options": {"expires": 50},
     },
+    # Studies the PACS has and no association brought (followup/feeds/dicom/reconcile.py).
+    "pacs_sync": {
+        "task": "followup.tasks.pacs_sync",
+        "schedule": crontab(hour=2, minute=30),
+        "options": {"expires": 6 * 60 * 60},
+    },
     # Proves beat is alive and its messages get through (/healthz/deep).
     "heartbeat": {
         "task": "followup.tasks.beat_tick",

@@ -2,6 +2,7 @@
 against the test database, pynetdicom's SCU and dcmtk's storescu sending to it, and a
 throwaway Orthanc with its DICOMweb plugin for the PACS reconciliation."""
 
+import json
 import os
 import shutil
 import signal
@@ -15,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import requests
 from pynetdicom import AE, ALL_TRANSFER_SYNTAXES
 
 from followup.feeds.dicom.listener import STORAGE_CLASSES
@@ -154,3 +156,76 @@ def folder():
     path = Path(tempfile.mkdtemp(prefix="dicom-objects-"))
     yield path
     shutil.rmtree(path, ignore_errors=True)
+
+
+ORTHANC = "/usr/sbin/Orthanc"
+DICOMWEB_PLUGIN = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so"
+
+
+class OrthancProcess:
+    """A throwaway Orthanc with its DICOMweb plugin: HTTP on a free loopback port, basic
+    auth, its storage in a temporary folder, no DICOM server of its own."""
+
+    user, password = "sync", "a-test-password"
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="orthanc-"))
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def dicomweb(self) -> str:
+        return f"{self.url}/dicom-web"
+
+    def start(self) -> "OrthancProcess":
+        config = {
+            "Name": "TEST-PACS", "HttpPort": self.port, "DicomServerEnabled": False,
+            "DicomPort": free_port(), "RemoteAccessAllowed": False,
+            "StorageDirectory": str(self.dir / "db"), "IndexDirectory": str(self.dir / "db"),
+            "AuthenticationEnabled": True, "RegisteredUsers": {self.user: self.password},
+            "Plugins": [DICOMWEB_PLUGIN], "HttpServerEnabled": True,
+            "DicomWeb": {"Enable": True, "Root": "/dicom-web/", "EnableWado": True},
+        }  # fmt: skip
+        (self.dir / "orthanc.json").write_text(json.dumps(config))
+        with (self.dir / "orthanc.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                [ORTHANC, str(self.dir / "orthanc.json")],
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        wait_for(self._answers, START_TIMEOUT, "Orthanc")
+        return self
+
+    def _answers(self) -> bool:
+        if self.process.poll() is not None:
+            raise AssertionError((self.dir / "orthanc.log").read_text(errors="replace"))
+        try:
+            return requests.get(f"{self.url}/system", auth=(self.user, self.password),
+                                timeout=1).ok  # fmt: skip
+        except requests.RequestException:
+            return False
+
+    def upload(self, path: Path) -> None:
+        answer = requests.post(f"{self.url}/instances", data=path.read_bytes(),
+                               auth=(self.user, self.password), timeout=30)  # fmt: skip
+        answer.raise_for_status()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def orthanc():
+    process = OrthancProcess().start()
+    yield process
+    process.stop()
