@@ -304,10 +304,13 @@ WEBHOOK_BREAKER_COOLDOWN = timedelta(minutes=env_int("WEBHOOK_BREAKER_COOLDOWN_M
 # accepts this many associations at once (beyond: rejected as transient, the modality
 # tries again), offers this maximum PDU size (bytes; 0 is unlimited), and gives up on a
 # silent peer after DICOM_TIMEOUT seconds; on SIGTERM the associations under way get
-# DICOM_SHUTDOWN_GRACE seconds to end.
+# DICOM_SHUTDOWN_GRACE seconds to end. A connection that sends no association request
+# (a port probe) holds its place for DICOM_ACSE_TIMEOUT seconds: pynetdicom does not
+# notice a connection closed before the request.
 DICOM_MAX_ASSOCIATIONS = env_int("DICOM_MAX_ASSOCIATIONS", 10)
 DICOM_MAX_PDU_SIZE = env_int("DICOM_MAX_PDU_SIZE", 65536)
 DICOM_TIMEOUT = env_int("DICOM_TIMEOUT", 30)
+DICOM_ACSE_TIMEOUT = env_int("DICOM_ACSE_TIMEOUT", 5)
 DICOM_SHUTDOWN_GRACE = env_int("DICOM_SHUTDOWN_GRACE", 20)
 # The PACS asked each night for the studies no association brought (`manage.py pacs_sync`):
 # its DICOMweb base (QIDO-RS under it); empty, the reconciliation is off. Credentials by

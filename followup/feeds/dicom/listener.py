@@ -86,7 +86,7 @@ class Listener:
         self.ae.require_called_aet = True
         self.ae.maximum_associations = settings.DICOM_MAX_ASSOCIATIONS
         self.ae.maximum_pdu_size = settings.DICOM_MAX_PDU_SIZE
-        self.ae.acse_timeout = settings.DICOM_TIMEOUT
+        self.ae.acse_timeout = settings.DICOM_ACSE_TIMEOUT
         self.ae.dimse_timeout = settings.DICOM_TIMEOUT
         self.ae.network_timeout = settings.DICOM_TIMEOUT
         for storage_class in STORAGE_CLASSES:

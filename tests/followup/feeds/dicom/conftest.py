@@ -65,8 +65,11 @@ class ListenerProcess:
                  "--ae-title", CALLED, "--host", "127.0.0.1"],
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
+        # Its announcement, not a probe of the port: a connection without an association
+        # request would hold one of its places for DICOM_ACSE_TIMEOUT.
+        ready = f"DICOM listener {CALLED} on"
         try:
-            wait_for(lambda: answers(self.port) or self.process.poll() is not None,
+            wait_for(lambda: ready in self.output() or self.process.poll() is not None,
                      START_TIMEOUT, "the DICOM listener")  # fmt: skip
         except AssertionError:
             self.stop()

@@ -122,3 +122,20 @@ def test_the_dose_feeds_the_cumulative_dose_rule(listener, patient, protocols):
 
     alert = Alert.objects.get(code="cumulative_dose")
     assert alert.patient == patient
+
+
+def test_storescu_of_a_ct_study_and_its_dose_report_shows_the_exam_with_its_dose(
+    listener, patient, folder
+):
+    from .conftest import storescu
+
+    study = objects.Study(patient.mrn, a_week_ago(), accession="D-10")
+    paths = [objects.write(objects.image(study, "CT"), folder) for _ in range(3)]
+    paths.append(objects.write(objects.ct_dose_report(study, [(800, objects.LUMBAR)], 800),
+                               folder))  # fmt: skip
+
+    result = storescu(listener.port, paths)
+
+    assert result.returncode == 0, result.stderr
+    exam = ImagingExam.objects.get()
+    assert (exam.modality, exam.effective_dose_msv) == ("CT", Decimal("12.000"))

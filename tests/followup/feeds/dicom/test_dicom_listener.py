@@ -200,3 +200,33 @@ def test_sigterm_lets_the_association_under_way_finish_then_stops(django_db_bloc
         assert ImagingExam.objects.get().accession_number == "A-10"
     finally:
         own.stop()
+
+
+def test_parallel_associations_beyond_the_limit_are_rejected_the_rest_served(
+    django_db_blocker, patient
+):
+    from pynetdicom import AE
+
+    from followup.feeds.dicom.listener import STORAGE_CLASSES
+
+    from .conftest import ListenerProcess
+
+    own = ListenerProcess(DICOM_MAX_ASSOCIATIONS="3").start()
+    try:
+        ae = AE(ae_title="CT1")
+        ae.add_requested_context(STORAGE_CLASSES[3])
+        held = [ae.associate("127.0.0.1", own.port, ae_title="FOLLOWUP") for _ in range(5)]
+        established = [assoc for assoc in held if assoc.is_established]
+        assert len(established) == 3  # the 4th and 5th: rejected (transient, local limit)
+
+        studies = [objects.Study(patient.mrn, a_week_ago(), accession=f"P-{n}") for n in range(3)]
+        for assoc, study in zip(established, studies, strict=True):
+            assert assoc.send_c_store(objects.image(study, "CT")).Status == 0
+        for assoc in established:
+            assoc.release()
+
+        assert ImagingExam.objects.count() == 3
+        late = objects.Study(patient.mrn, a_week_ago(), accession="P-late")
+        assert send(own.port, [objects.image(late, "CT")]) == [0]  # room again
+    finally:
+        own.stop()
