@@ -3,10 +3,11 @@ dose reports and the coefficients that turned them into mSv, the studies dropped
 the PACS reconciliation runs."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
 from followup.feeds.dicom.sources import InvalidAeTitle, clean_ae_title
+from followup.feeds.dicom.storing import complete_doses
 from followup.models import DicomSource, DoseCoefficient, DoseReport, DroppedStudy, PacsSyncRun
 from patients.access import access_of
 from patients.base.admin.keys import ManagersHoldTheKeys
@@ -59,7 +60,22 @@ class DoseCoefficientAdmin(VersionedAdmin):
 
 @admin.register(DoseReport)
 class DoseReportAdmin(ClinicScopedAdmin):
-    """Read only: what each Radiation Dose SR said and how it became mSv."""
+    """Read only: what each Radiation Dose SR said and how it became mSv. A report kept
+    without a dose (no coefficient then) is computed by its clinic's managers once a
+    coefficient exists."""
+
+    actions = ["complete_missing_doses"]
+
+    def has_manage_permission(self, request) -> bool:
+        return bool(access_of(request).managed)
+
+    @admin.action(description="Compute the missing doses with the coefficients in force",
+                  permissions=["manage"])  # fmt: skip
+    def complete_missing_doses(self, request, queryset):
+        managed = queryset.filter(clinic__in=access_of(request).managed)
+        done = complete_doses(managed, f"user {request.user.username}")
+        self.message_user(request, f"{done} dose(s) computed; doses already computed are kept.",
+                          messages.INFO)  # fmt: skip
 
     list_display = ["received_at", "exam", "kind", "accumulated", "region", "coefficient_value",
                     "effective_dose_msv", "source"]  # fmt: skip

@@ -182,6 +182,10 @@ class Writer:
             coefficient_value=coefficient.value if coefficient else None,
             effective_dose_msv=effective, source=self.source, received_at=now,
         )  # fmt: skip
+        return self.update_dose(exam)
+
+    def update_dose(self, exam: ImagingExam) -> bool:
+        """The exam's dose from its reports, saved through the serializer if it changed."""
         total = exam_dose(exam)
         if total == exam.effective_dose_msv:
             return False
@@ -199,6 +203,27 @@ class Writer:
             DroppedStudy.objects.filter(pk=dropped.pk).update(
                 instances=F("instances") + 1, last_at=Greatest("last_at", now)
             )
+
+
+def complete_doses(reports, actor: str) -> int:
+    """The reports kept without an effective dose (no coefficient was in force for their
+    kind and region) computed with the coefficient in force now, and their exams' doses
+    with them; a dose already computed is never computed again. How many were completed."""
+    completed = 0
+    for report in reports.filter(effective_dose_msv=None).select_related("exam"):
+        coefficient = DoseCoefficient.objects.current(report.clinic_id, report.kind, report.region)
+        if coefficient is None:
+            continue
+        with transaction.atomic():
+            lock_patients([report.exam.patient_id])
+            report.coefficient, report.coefficient_value = coefficient, coefficient.value
+            report.effective_dose_msv = (report.accumulated * coefficient.value).quantize(
+                Decimal("0.001")
+            )
+            report.save(update_fields=["coefficient", "coefficient_value", "effective_dose_msv"])
+            Writer(report.clinic_id, actor).update_dose(report.exam)
+        completed += 1
+    return completed
 
 
 def exam_dose(exam: ImagingExam) -> Decimal | None:

@@ -139,3 +139,27 @@ def test_storescu_of_a_ct_study_and_its_dose_report_shows_the_exam_with_its_dose
     assert result.returncode == 0, result.stderr
     exam = ImagingExam.objects.get()
     assert (exam.modality, exam.effective_dose_msv) == ("CT", Decimal("12.000"))
+
+
+def test_a_manager_completes_the_doses_kept_without_a_coefficient(listener, patient):
+    from django.test import Client
+
+    from patients.models import Role
+    from tests.conftest import make_staff
+
+    study = objects.Study(patient.mrn, a_week_ago(), accession="D-11")
+    send(listener.port, [objects.projection_dose_report(study, 0.005)])  # 50 Gy·cm²
+    assert exam_dose() is None
+    DoseCoefficient.objects.create(clinic=patient.clinic, kind="projection_dap",
+                                   region="abdomen_pelvis", value=Decimal("0.1"),
+                                   source="The clinic's physicist (test value)")  # fmt: skip
+    browser = Client()
+    browser.force_login(make_staff("mona", patient.clinic, Role.MANAGER))
+
+    browser.post("/admin/followup/dosereport/", {
+        "action": "complete_missing_doses",
+        "_selected_action": list(DoseReport.objects.values_list("pk", flat=True)),
+    })  # fmt: skip
+
+    assert exam_dose() == Decimal("5.000")
+    assert DoseReport.objects.get().coefficient_value == Decimal("0.1")
