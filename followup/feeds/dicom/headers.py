@@ -78,6 +78,8 @@ def read_study(ds: Dataset) -> StudyHeader:
         accession = str(ds.get("AccessionNumber", "") or "").strip()
         modality = MODALITIES.get(str(ds.get("Modality", "") or "").strip().upper())
         performed_at = _performed_at(ds)
+    except Unreadable:
+        raise
     except (ValueError, TypeError, AttributeError) as error:
         raise Unreadable(f"An attribute cannot be read ({type(error).__name__}).") from None
     if not study_uid or len(study_uid) > 64:
