@@ -19,6 +19,9 @@ CHROMIUM := /usr/bin/chromium
 # storescu, and Orthanc with its DICOMweb plugin (see the rule below `lint`).
 STORESCU := /usr/bin/storescu
 ORTHANC_DICOMWEB := /usr/share/orthanc/plugins/libOrthancDicomWeb.so
+# What the outcomes report's PDF needs (WeasyPrint renders with Pango) and what its tests
+# read the PDF back with (pdftoppm, pdftotext): installed by the rule below `lint`.
+PDFTOOLS := /usr/bin/pdftoppm
 
 # The first Python >= 3.12: python3 (pyenv's shim honours .python-version), then
 # python3.13 / python3.12 on PATH, then the newest under pyenv's versions/.
@@ -68,7 +71,7 @@ run: venv
 # into the other tests. Then the long run of random patient histories (marker
 # invariants_long, left out of the others by pyproject's addopts; INVARIANTS_EXAMPLES
 # sets its count; docs/reliability.md says how long it takes).
-test: lint lock-check $(CHROMIUM) $(STORESCU) $(ORTHANC_DICOMWEB)
+test: lint lock-check $(CHROMIUM) $(PDFTOOLS) $(STORESCU) $(ORTHANC_DICOMWEB)
 	$(EMBEDDED) sh -c '\
 		python manage.py check && \
 		python manage.py makemigrations --check --dry-run && \
@@ -134,6 +137,17 @@ $(ORTHANC_DICOMWEB):
 			"Run as root: apt-get update && apt-get install -y orthanc orthanc-dicomweb" >&2; \
 		exit 1; }; \
 	if [ -x /etc/init.d/orthanc ]; then /etc/init.d/orthanc stop >/dev/null 2>&1 || true; fi
+
+# The outcomes PDF (WeasyPrint: Pango and its fonts) and its tests (poppler-utils).
+$(PDFTOOLS):
+	@echo "Installing Pango and poppler-utils for the outcomes report's PDF (apt-get)"
+	@export DEBIAN_FRONTEND=noninteractive; \
+	{ apt-get update -qq && apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 \
+		fonts-dejavu-core poppler-utils; } || { \
+		echo "error: could not install Pango and poppler-utils; the outcomes PDF needs them." \
+			"Run as root: apt-get update && apt-get install -y libpango-1.0-0" \
+			"libpangoft2-1.0-0 fonts-dejavu-core poppler-utils" >&2; \
+		exit 1; }
 
 # Removes the virtualenv only; the database and Redis data under var/ stay.
 clean:

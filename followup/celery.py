@@ -6,7 +6,8 @@ behind it in the same queue, they would expire unsent. So:
 
 - `<base>.urgent`: the sweep, urgent notices and escalations, the beat's heartbeat;
 - `<base>.refresh`: planning, matching and evaluating after a change (the nudges);
-- `<base>.delivery`: digests and webhooks, whose time is spent waiting on receivers;
+- `<base>.delivery`: digests, webhooks and FHIR subscriptions, whose time is spent waiting
+  on receivers;
 - `<base>`: anything not routed (the `ping` of the wiring test).
 
 `<base>` is `task_default_queue` (CELERY_TASK_DEFAULT_QUEUE, `followup`): the whole family
@@ -34,6 +35,7 @@ ROUTES = {
     "followup.tasks.refresh_surgeries": REFRESH,
     "followup.tasks.send_digests": DELIVERY,
     "followup.tasks.deliver_webhooks": DELIVERY,
+    "followup.tasks.deliver_fhir_subscriptions": DELIVERY,
 }
 
 

@@ -1,4 +1,5 @@
-"""Every outbound HTTP request of the service goes through here (today: alert webhooks).
+"""Every outbound HTTP request of the service goes through here (alert webhooks, FHIR
+subscriptions), and the one signature of their bodies (`sign`).
 
 A URL comes from an integration or a clinician, so it may point inside the hospital or
 at the cloud's metadata service. What this module guarantees, for each request:
@@ -34,6 +35,8 @@ What is needed is small: resolve and check (`ipaddress`), connect to the checked
 """
 
 import contextlib
+import hashlib
+import hmac
 import http.client
 import ipaddress
 import socket
@@ -71,6 +74,13 @@ class Answer:
     @property
     def ok(self) -> bool:
         return self.status is not None and 200 <= self.status < 300
+
+
+def sign(secret: str, body: bytes, at: int) -> str:
+    """`X-Followup-Signature`: `t=<unix time>,v1=<hex HMAC-SHA256(secret, "t.body")>`; the
+    receiver checks it with its copy of the secret and refuses an old `t` (replay)."""
+    digest = hmac.new(secret.encode(), f"{at}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={at},v1={digest}"
 
 
 def resolve(host: str, port: int) -> list[str]:

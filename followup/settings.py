@@ -286,6 +286,10 @@ SPECTACULAR_SETTINGS = {
     "PREPROCESSING_HOOKS": ["patients.base.api.schema.only_rest_api"],
 }
 
+# SMART Backend Services (patients/base/smart/, docs/fhir.md "SMART"): how long an access
+# token lives. Short: a stolen one is soon worthless, and revoking the client ends them all.
+SMART_ACCESS_TOKEN_SECONDS = env_int("SMART_ACCESS_TOKEN_SECONDS", 300)
+
 # Outbound requests (followup/outbound.py; docs/security.md "Outbound requests"): https
 # only, and public addresses only, unless told otherwise (`make run` and the tests' own
 # receivers on 127.0.0.1 turn both on). WEBHOOK_TIMEOUT is one request's total deadline.
@@ -375,6 +379,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=2, minute=30),
         "options": {"expires": 6 * 60 * 60},
     },
+    # FHIR subscriptions: notifications, and the heartbeats (periods of a minute or more).
+    "fhir-subscriptions": {
+        "task": "followup.tasks.deliver_fhir_subscriptions",
+        "schedule": crontab(minute="*"),
+        "options": {"expires": 50},
+    },
     # Proves beat is alive and its messages get through (/healthz/deep).
     "heartbeat": {
         "task": "followup.tasks.beat_tick",
@@ -414,3 +424,20 @@ PGHISTORY_ADMIN_CLASS = "patients.base.audit.AuditEventsAdmin"
 READ_AUDIT_RETENTION_DAYS = env_int("READ_AUDIT_RETENTION_DAYS", 365)
 if READ_AUDIT_RETENTION_DAYS < 0:
     raise ImproperlyConfigured("READ_AUDIT_RETENTION_DAYS must be 0 (keep) or more")
+
+# Hospital feeds, HL7 v2 over MLLP (`manage.py hl7_listener`, docs/operations.md).
+# The received messages (raw text: PHI) are kept this many days, then deleted by the
+# sweep; 0 keeps them forever.
+HL7_RETENTION_DAYS = env_int("HL7_RETENTION_DAYS", 90)
+# The largest frame accepted (bytes); a larger one is answered AR and the connection closed.
+HL7_MAX_FRAME_BYTES = env_int("HL7_MAX_FRAME_BYTES", 2 * 1024 * 1024)
+# Connections served at once; one more is told so (an AR) and closed.
+HL7_MAX_CONNECTIONS = env_int("HL7_MAX_CONNECTIONS", 100)
+# A connection silent this long (seconds) is closed; a half-sent frame with it.
+HL7_IDLE_TIMEOUT = env_int("HL7_IDLE_TIMEOUT", 300)
+# A source silent this long (minutes) on a working day raises a feed alert for its clinic.
+HL7_SILENCE_MINUTES = env_int("HL7_SILENCE_MINUTES", 240)
+for _name in ("HL7_RETENTION_DAYS", "HL7_MAX_FRAME_BYTES", "HL7_MAX_CONNECTIONS",
+              "HL7_IDLE_TIMEOUT", "HL7_SILENCE_MINUTES"):  # fmt: skip
+    if globals()[_name] < (0 if _name == "HL7_RETENTION_DAYS" else 1):
+        raise ImproperlyConfigured(f"{_name} must be a positive number")

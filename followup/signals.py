@@ -14,10 +14,17 @@ from followup.pipeline.refresh import mark_stale
 from followup.pipeline.schedule import plan_workups
 from imaging.models import ImagingExam
 from imaging.signals import exams_written_in_bulk
-from patients.models import ApiClient, Assessment, ClinicalEvent, Surgery, client_revoked
+from patients.models import (
+    ApiClient,
+    Assessment,
+    ClinicalEvent,
+    Patient,
+    Surgery,
+    client_revoked,
+)
 from patients.signals import clinical_event_recorded
 
-from .models import Alert, WebhookEndpoint
+from .models import Alert, FhirSubscription, FhirSubscriptionStatus, WebhookEndpoint
 
 
 def _patients_surgeries(patient_id: int):
@@ -44,6 +51,14 @@ def surgery_deleted(sender, instance: Surgery, **kwargs):
             timezone.now(),
             "Cause gone: the patient has no surgery left.",
         )
+
+
+@receiver(post_save, sender=Patient, dispatch_uid="followup.patient_status_changed")
+def patient_status_changed(sender, instance: Patient, raw=False, created=False, **kwargs):
+    """A follow-up ended (deceased, declined...) or resumed: the refresh resolves the open
+    overdue alerts with the reason, or the sweep raises them again."""
+    if not raw and not created and instance.followup_status_changed:
+        mark_stale(_patients_surgeries(instance.pk))
 
 
 @receiver(post_save, sender=ImagingExam, dispatch_uid="followup.exam_saved")
@@ -75,6 +90,9 @@ def exams_written_in_bulk_mark_stale(sender, surgery_ids, **kwargs):
 
 @receiver(client_revoked, sender=ApiClient, dispatch_uid="followup.client_revoked")
 def client_revoked_disables_its_webhooks(sender, client: ApiClient, **kwargs):
-    """A revoked integration receives nothing more: the receivers it registered stop, in the
-    revoking transaction (their delivery log stays)."""
+    """A revoked integration receives nothing more: the receivers it registered stop, and its
+    FHIR subscriptions are turned off, in the revoking transaction (their log stays)."""
     WebhookEndpoint.objects.filter(client=client, active=True).update(active=False)
+    FhirSubscription.objects.filter(client=client).exclude(
+        status=FhirSubscriptionStatus.OFF
+    ).update(status=FhirSubscriptionStatus.OFF, reason="The client was revoked.")

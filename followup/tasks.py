@@ -10,8 +10,9 @@ within mailing.CLAIM_TIMEOUT, so that a claim that old belongs to a run that is 
 from celery import shared_task
 from django.utils import timezone
 
-from followup.delivery import mailing, webhooks
+from followup.delivery import mailing, subscriptions, webhooks
 from followup.feeds.dicom import reconcile
+from followup.fhir import notifications
 from followup.pipeline import refresh, sweep
 
 from . import health
@@ -59,6 +60,14 @@ def notify_urgent() -> dict:
 def deliver_webhooks() -> int:
     """Alert events to the clinics' receivers, in order, retried with backoff."""
     return webhooks.deliver(timezone.now())
+
+
+# Every minute, and after a Subscription is created (its handshake); like the webhooks,
+# subscriptions.deliver keeps to WEBHOOK_TASK_BUDGET itself.
+@shared_task(soft_time_limit=2 * MINUTE, time_limit=2 * MINUTE + 30)
+def deliver_fhir_subscriptions() -> int:
+    """Handshakes, heartbeats and alert notifications to the FHIR subscribers, in order."""
+    return subscriptions.deliver(notifications.compose, timezone.now())
 
 
 @shared_task(soft_time_limit=10, time_limit=15)

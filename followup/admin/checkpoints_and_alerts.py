@@ -48,6 +48,7 @@ class CheckpointAdmin(ClinicScopedAdmin):
         "status",
         "satisfied_by",
         "late",
+        "booked_at",
     ]
     list_select_related = ["patient", "satisfied_by"]
     list_filter = [CheckpointStatusFilter, "kind", "code", ClinicFilter]
@@ -55,7 +56,8 @@ class CheckpointAdmin(ClinicScopedAdmin):
     readonly_fields = [
         "clinic", "patient", "surgery", "definition", "code", "label", "kind", "opens_at",
         "due_at", "overdue_at", "modalities", "required", "overdue_severity", "satisfied_by",
-        "late", "waived_at", "waived_by", "waived_reason", "overdue_since",
+        "late", "waived_at", "waived_by", "waived_reason", "overdue_since", "booked_at",
+        "booked_order",
     ]  # fmt: skip
     # All read-only: a reason typed here would waive nothing (no waived_at, no audit, no
     # refresh). A checkpoint is waived through waivers.waive (followup/pipeline/waivers.py,

@@ -3,6 +3,7 @@
 from . import (  # noqa: F401
     checkpoints_and_alerts,
     dicom,
+    feeds,
     integration,
     lockout,
     mail,

@@ -14,7 +14,7 @@ from django.db.models.functions import Extract
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import path, re_path, reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
@@ -35,6 +35,8 @@ from patients.access import access_of
 from patients.base.admin.scoping import AuditedAutocompleteJsonView, audit_when_rendered
 from patients.models import Clinic
 
+from .outcomes import OutcomesViews
+
 ROWS = 50  # per worklist section; the full lists are one click away
 
 
@@ -44,7 +46,7 @@ class Median(Aggregate):
     output_field = FloatField()
 
 
-class FollowupAdminSite(admin.AdminSite):
+class FollowupAdminSite(OutcomesViews, admin.AdminSite):
     site_header = "Spine follow-up"
     site_title = "Spine follow-up"
     index_title = "Worklist"
@@ -53,6 +55,12 @@ class FollowupAdminSite(admin.AdminSite):
     def get_urls(self):
         return [
             path("dashboard/", self.admin_view(self.dashboard), name="dashboard"),
+            path("reports/outcomes/", self.admin_view(self.outcomes_page), name="outcomes"),
+            path("reports/outcomes.pdf", self.admin_view(self.outcomes_pdf), name="outcomes_pdf"),
+            re_path(r"^reports/outcomes\.(?P<fmt>csv|xlsx)$",
+                    self.admin_view(self.outcomes_export), name="outcomes_export"),
+            re_path(r"^reports/registry\.(?P<fmt>csv|xlsx)$",
+                    self.admin_view(self.registry_export), name="registry_export"),
             path("worklist/alerts/<int:pk>/acknowledge/",
                  self.admin_view(self.acknowledge), name="worklist_acknowledge"),
             path("worklist/checkpoints/<int:pk>/waive/",

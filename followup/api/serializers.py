@@ -53,6 +53,8 @@ class CheckpointSerializer(serializers.ModelSerializer):
             "event",
             "recommendation",
             "contrast_decision",
+            "booked_at",
+            "booked_order",
         ]
         read_only_fields = fields
 

@@ -1,9 +1,10 @@
 """Routes of the follow-up endpoints under /api/v1/: each patient's timeline, checkpoints,
-alerts, subscriptions, webhooks."""
+alerts, subscriptions, webhooks, the outcomes report."""
 
 from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
+from .reports import OutcomesReportViewSet
 from .views import (
     AlertViewSet,
     CheckpointViewSet,
@@ -24,6 +25,11 @@ urlpatterns = [
         r"^patients/(?P<pk>[^/.]+)/timeline/$",
         PatientTimelineViewSet.as_view({"get": "retrieve"}),
         name="patient-timeline",
+    ),
+    re_path(
+        r"^reports/outcomes/$",
+        OutcomesReportViewSet.as_view({"get": "list"}),
+        name="reports-outcomes",
     ),
     *router.urls,
 ]

@@ -16,7 +16,10 @@ from django.utils import timezone
 
 from followup.models import Alert, AlertStatus, Checkpoint, CheckpointKind, Severity
 from followup.models.alerts import SEVERITY_RANK
-from patients.models import Clinic
+from patients.models import Clinic, FollowupStatus
+
+# A patient whose follow-up ended (deceased, declined...) appears in no digest.
+FOLLOWED = {"patient__followup_status": FollowupStatus.ACTIVE}
 
 DUE_SOON = timedelta(days=7)
 MILESTONES_AHEAD = timedelta(days=14)
@@ -52,7 +55,7 @@ class ClinicData:
 
 def collect(clinic: Clinic, now: datetime) -> ClinicData:
     open_alerts = list(
-        Alert.objects.filter(clinic=clinic)
+        Alert.objects.filter(clinic=clinic, **FOLLOWED)
         .exclude(status=AlertStatus.RESOLVED)
         .select_related("patient")
         .only("pk", "code", "subject", "severity", "status", "snoozed_until", "created_at",
@@ -60,7 +63,7 @@ def collect(clinic: Clinic, now: datetime) -> ClinicData:
         .order_by("created_at")
     )  # fmt: skip
     pending = Checkpoint.objects.filter(
-        clinic=clinic, satisfied_by__isnull=True, waived_at__isnull=True
+        clinic=clinic, satisfied_by__isnull=True, waived_at__isnull=True, **FOLLOWED
     ).select_related("patient")
     overdue = list(pending.filter(overdue_since__isnull=False).order_by("due_at"))
     due_soon = list(

@@ -28,15 +28,13 @@ again, with the same `X-Followup-Delivery` (the event id) and a higher
 Signature: `X-Followup-Signature: t=<unix time>,v1=<hex HMAC-SHA256(secret, "t.body")>`.
 """
 
-import hashlib
-import hmac
 import json
 import logging
 import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -45,6 +43,7 @@ from followup.models import WebhookDelivery, WebhookEndpoint
 from followup.models.alerts import AlertEvent
 
 from . import outbox
+from .alert_events import settled_event_id
 
 log = logging.getLogger(__name__)
 
@@ -94,11 +93,6 @@ def payload(event: AlertEvent) -> dict:
     }
 
 
-def sign(secret: str, body: bytes, at: int) -> str:
-    digest = hmac.new(secret.encode(), f"{at}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={at},v1={digest}"
-
-
 def backoff(failures: int) -> timedelta:
     """The wait after `failures` failed attempts in a row (RETRY)."""
     return RETRY.wait(failures)
@@ -123,7 +117,7 @@ def _post(endpoint: WebhookEndpoint, event: AlertEvent, attempt: int) -> outboun
         "X-Followup-Event": event_type(event),
         "X-Followup-Delivery": str(event.pgh_id),
         "X-Followup-Attempt": str(attempt),
-        "X-Followup-Signature": sign(endpoint.secret, body, int(time.time())),
+        "X-Followup-Signature": outbound.sign(endpoint.secret, body, int(time.time())),
     })  # fmt: skip
 
 
@@ -156,20 +150,6 @@ def _claimable(now: datetime):
         .exclude(next_attempt_at__gt=now)
         .exclude(client__revoked_at__isnull=False)  # also when revoked without the signal
     )
-
-
-def settled_event_id() -> int:
-    """The highest event id no transaction still running can commit an event below.
-
-    Ids are taken at insert time, so a slow transaction may commit an event below one
-    already sent, and a cursor past it would skip it for good. A SHARE lock waits for
-    the transactions writing events (blocking new ones only meanwhile), then is released.
-    """
-    table = connection.ops.quote_name(AlertEvent._meta.db_table)
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"LOCK TABLE {table} IN SHARE MODE")
-        cursor.execute(f"SELECT coalesce(max(pgh_id), 0) FROM {table}")
-        return cursor.fetchone()[0]
 
 
 def deliver_endpoint(

@@ -2,15 +2,16 @@
 
 The order is a key no edit can change: the findings, newest id first, then the
 assessments, newest id first, each assessment's scores in `observations.SCORES` order.
-The `next` cursor is the key of the last Observation sent (`["f", finding id]` or
-`["a", assessment id, score index]`), so a page costs at most two queries (one per
-table) and paging sends each Observation once, whatever is added meanwhile.
+The `next` cursor holds the key of the last Observation sent from each table
+(`["o", finding id, assessment id, score index]`), so every page costs the same two
+queries (one per table) and paging sends each Observation once, whatever is added
+meanwhile.
 """
 
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from django.db.models import Case, IntegerField, Q, QuerySet, Sum, Value, When
+from django.db.models import Case, IntegerField, Q, Sum, Value, When
 from rest_framework.exceptions import ParseError
 
 from imaging.models import Finding
@@ -97,54 +98,56 @@ class ObservationSearch:
         return found
 
     def page(self) -> tuple[list[dict], list | None]:
+        """Two queries, one per table, on every page (one when a table is not searched)."""
         size = page_size(self.params)
-        cursor = _checked(read_cursor(self.params))
-        page: list[tuple[list, dict]] = []
-        after = None
-        if cursor is None or cursor[0] == "f":
-            if self.wanted.finding_codes:
-                rows = _after(self.findings, cursor)[: size + 1]
-                page = [(["f", row.pk], observations.finding(row)) for row in rows]
-            if len(page) > size:
-                return [resource for _, resource in page[:size]], page[size - 1][0]
-        else:
-            after = (cursor[1], cursor[2])
-        if self.wanted.scores:
-            page += self._scores(after, size - len(page))
-        if len(page) > size:
-            return [resource for _, resource in page[:size]], page[size - 1][0]
-        return [resource for _, resource in page], None
+        _, f_before, a_before, a_index = _checked(read_cursor(self.params))
+        rows = []
+        if self.wanted.finding_codes:
+            findings = self.findings.order_by("-pk")
+            if f_before is not None:
+                findings = findings.filter(pk__lt=f_before)
+            rows = list(findings[: size + 1])
+        more_findings = len(rows) > size
+        page = [observations.finding(row) for row in rows[:size]]
+        room = size - len(page)
+        scores = self._scores(a_before, a_index, room) if self.wanted.scores else []
+        page += [resource for _, resource in scores[:room]]
+        if more_findings:
+            return page, ["o", rows[size - 1].pk, a_before, a_index]
+        if len(scores) > room:
+            # 0: no finding left (ids start at 1).
+            return page, ["o", 0, *scores[room - 1][0]] if room else ["o", 0, a_before, a_index]
+        return page, None
 
-    def _scores(self, after: tuple[int, int] | None, room: int) -> list[tuple[list, dict]]:
+    def _scores(self, before: int | None, index: int, room: int) -> list[tuple[list, dict]]:
+        """The scores after the key (before, index): the assessment `before`'s scores after
+        `index`, then those of older assessments; enough to fill `room` and tell whether
+        there are more."""
         rows = self.assessments.order_by("-pk")
-        if after is not None:
-            rows = rows.filter(pk__lte=after[0])
+        if before is not None:
+            rows = rows.filter(pk__lte=before)
         # Each row holds at least one wanted score; the cursor's row may hold no more.
         found = []
         for row in rows[: room + 2]:
-            for index, name in enumerate(SCORES):
+            for number, name in enumerate(SCORES):
                 if name not in self.wanted.scores or getattr(row, name) is None:
                     continue
-                if after is not None and row.pk == after[0] and index <= after[1]:
+                if row.pk == before and number <= index:
                     continue
-                found.append((["a", row.pk, index], observations.score(row, name)))
+                found.append(([row.pk, number], observations.score(row, name)))
         return found
 
 
-def _after(findings: QuerySet, cursor: list | None) -> QuerySet:
-    findings = findings.order_by("-pk")
-    return findings.filter(pk__lt=cursor[1]) if cursor is not None else findings
-
-
-def _checked(cursor: list | None) -> list | None:
+def _checked(cursor: list | None) -> list:
+    """["o", finding id, assessment id, score index]: the last finding sent (0: none left),
+    the last score sent; None where the page starts from the top."""
     if cursor is None:
-        return None
-    shapes_ok = (len(cursor) == 2 and cursor[0] == "f" and isinstance(cursor[1], int)) or (
-        len(cursor) == 3
-        and cursor[0] == "a"
-        and isinstance(cursor[1], int)
-        and cursor[2] in range(len(SCORES))
-    )
-    if not shapes_ok:
+        return ["o", None, None, -1]
+    if not (
+        len(cursor) == 4
+        and cursor[0] == "o"
+        and all(isinstance(k, int) or k is None for k in cursor[1:3])
+        and cursor[3] in range(-1, len(SCORES))
+    ):
         raise ParseError("_cursor: not a cursor of this search.")
     return cursor

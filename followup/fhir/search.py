@@ -190,7 +190,11 @@ def read_cursor(params) -> list | None:
         key = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
     except (binascii.Error, ValueError, UnicodeDecodeError):
         key = None
-    if not isinstance(key, list) or not key or not all(isinstance(k, int | str) for k in key):
+    if (
+        not isinstance(key, list)
+        or not key
+        or not all(isinstance(k, int | str | None) for k in key)
+    ):
         raise ParseError("_cursor: not a cursor of this server; follow the `next` link as given.")
     return key
 

@@ -2,6 +2,8 @@
 
 from django.urls import path, re_path
 
+from patients.base.smart.views import smart_configuration
+
 from . import views
 
 VIEWSETS = {
@@ -16,6 +18,12 @@ VIEWSETS = {
 urlpatterns = [
     path("", views.TransactionView.as_view(), name="fhir-transaction"),
     path("metadata", views.CapabilityView.as_view(), name="fhir-metadata"),
+    # SMART clients look for it under the FHIR base too (SMART App Launch v2).
+    path(
+        ".well-known/smart-configuration",
+        smart_configuration,
+        name="fhir-smart-configuration",
+    ),
     path("Observation", views.ObservationView.as_view(), name="fhir-observation-search"),
     path("Observation/<str:pk>", views.ObservationView.as_view(), name="fhir-observation"),
 ]
@@ -28,4 +36,18 @@ for resource_type, viewset in VIEWSETS.items():
             name=f"fhir-{resource_type}",
         ),
     ]
+urlpatterns += [
+    path(
+        "Subscription",
+        views.SubscriptionViewSet.as_view({"get": "list", "post": "create"}),
+        name="fhir-Subscription-search",
+    ),
+    path(
+        "Subscription/<str:pk>",
+        views.SubscriptionViewSet.as_view({"get": "retrieve", "delete": "destroy"}),
+        name="fhir-Subscription",
+    ),
+    path("Basic", views.TopicViewSet.as_view({"get": "list"}), name="fhir-Basic-search"),
+    path("Basic/<str:pk>", views.TopicViewSet.as_view({"get": "retrieve"}), name="fhir-Basic"),
+]
 urlpatterns.append(re_path(r"^(?P<path>.+)$", views.UnknownView.as_view()))

@@ -4,12 +4,14 @@ Scoping is the REST API's: a resource of another clinic does not exist (404).
 Each search costs a fixed number of queries, whatever the number of rows.
 """
 
+from functools import partial
 from zoneinfo import ZoneInfo
 
+from django.db import transaction
 from django.db.models import Max
 from django.db.models.functions import Greatest
 from django.utils import timezone
-from rest_framework.exceptions import NotFound, ParseError
+from rest_framework.exceptions import NotFound, ParseError, PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -17,11 +19,12 @@ from imaging.models import Finding, ImagingExam
 from patients.base.api.read_audit import AuditedReads
 from patients.base.api.scoping import readable_clinic_ids
 from patients.base.api.viewsets import ClinicScopedViewSet
-from patients.models import Assessment, Clinic, Patient, Surgery
+from patients.models import ApiClient, Assessment, Clinic, Patient, Surgery
 
-from ..models import Alert, AlertStatus
-from . import followup_resources, observations, resources
-from .bundles import base_url, count_only, operation_outcome, searchset
+from ..models import Alert, AlertStatus, FhirSubscription, FhirSubscriptionStatus
+from ..pipeline.refresh import nudge
+from . import followup_resources, observations, resources, subscriptions
+from .bundles import BASE_PATH, Issue, base_url, count_only, operation_outcome, searchset
 from .capability import capability_statement
 from .entries import Refused
 from .importer import import_bundle
@@ -41,6 +44,8 @@ from .search import (
 
 UTC = ZoneInfo("UTC")
 DATE_PARAMS = {"_lastUpdated", "date", "started"}
+
+SUBSCRIPTIONS_TASK = "followup.tasks.deliver_fhir_subscriptions"
 
 
 def _not_found(resource_type: str, resource_id: str) -> NotFound:
@@ -214,6 +219,7 @@ class ObservationView(FhirMixin, AuditedReads, APIView):
     """Findings and scores of one patient: two tables, paged as one
     (followup/fhir/observation_search.py)."""
 
+    resource_type = "Observation"  # what a SMART token needs a grant for (HasScope)
     audit_patient_field = "fhir"  # reads are audited (patients/base/api/read_audit.py)
 
     def get(self, request, pk: str | None = None):
@@ -245,7 +251,94 @@ class ObservationView(FhirMixin, AuditedReads, APIView):
         raise _not_found("Observation", pk)
 
 
+class SubscriptionViewSet(FhirMixin, ClinicScopedViewSet):
+    """`Subscription`: create, read, search and delete a client's own subscriptions; another
+    client's, of this clinic or another, does not exist (404). Deleting turns it off."""
+
+    queryset = FhirSubscription.objects.all()
+    resource_type = "Subscription"  # what a SMART token needs a grant for (HasScope)
+    audit_patient_field = None
+    pagination_class = None
+    filter_backends = []
+
+    def get_queryset(self):
+        # Only an integration client has subscriptions (`initial` refuses the others).
+        return super().get_queryset().filter(client=self.request.auth)
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if not isinstance(request.auth, ApiClient):
+            raise PermissionDenied("A Subscription belongs to an integration client's token.")
+
+    def _row(self, pk: str) -> FhirSubscription:
+        row = self.get_queryset().filter(pk=int(pk)).first() if pk.isdecimal() else None
+        if row is None:
+            raise _not_found("Subscription", pk)
+        return row
+
+    def list(self, request):
+        params = request.query_params
+        check_params(params, set())
+        live = self.get_queryset().exclude(status=FhirSubscriptionStatus.OFF)
+        rows, key = keyset_page(live, params)
+        found = [subscriptions.subscription(row) for row in rows]
+        return Response(searchset(request, found, next_link(request, key)))
+
+    def retrieve(self, request, pk: str):
+        row = self._row(pk)
+        if row.status == FhirSubscriptionStatus.OFF:
+            gone = Issue("deleted", f"Subscription/{pk} was deleted.")
+            return Response(operation_outcome([gone]), status=410)
+        return Response(subscriptions.subscription(row))
+
+    def create(self, request):
+        client = request.auth
+        patients = Patient.objects.filter(clinic_id=client.clinic_id)
+        try:
+            asked = subscriptions.read(request.data, lambda pk: patients.filter(pk=pk).exists())
+        except Refused as refused:
+            return Response(operation_outcome(refused.issues), status=400)
+        row = FhirSubscription.objects.create(
+            clinic_id=client.clinic_id, client=client, **vars(asked)
+        )
+        # The handshake goes from the delivery worker, after this transaction commits.
+        transaction.on_commit(partial(nudge, SUBSCRIPTIONS_TASK))
+        location = request.build_absolute_uri(f"{BASE_PATH}Subscription/{row.pk}")
+        body = subscriptions.subscription(row, with_secret=True)
+        return Response(body, status=201, headers={"Location": location})
+
+    def destroy(self, request, pk: str):
+        row = self._row(pk)
+        row.status = FhirSubscriptionStatus.OFF
+        row.save(update_fields=["status", "updated_at"])
+        return Response(status=204)
+
+
+class TopicViewSet(FhirMixin, ClinicScopedViewSet):
+    """The SubscriptionTopics, as R4 `Basic` resources: the same for every client."""
+
+    queryset = FhirSubscription.objects.none()  # no rows: the topics are code
+    resource_type = "Basic"
+    audit_patient_field = None
+    filter_backends = []
+
+    def list(self, request):
+        check_params(request.query_params, {"code"})
+        code = request.query_params.get("code", "SubscriptionTopic").rpartition("|")[2]
+        topics = subscriptions.TOPICS.values() if code == "SubscriptionTopic" else []
+        found = [subscriptions.topic_resource(t) for t in topics]
+        return Response(searchset(request, found, None))
+
+    def retrieve(self, request, pk: str):
+        topic = next((t for t in subscriptions.TOPICS.values() if t.basic_id == pk), None)
+        if topic is None:
+            raise _not_found("Basic", pk)
+        return Response(subscriptions.topic_resource(topic))
+
+
 class CapabilityView(FhirMixin, APIView):
+    any_grant = True  # what the server can do, for any SMART token (no clinic data)
+
     def get(self, request):
         return Response(capability_statement(base_url(request)))
 

@@ -1,5 +1,6 @@
 """The follow-up's models, one module per concept: alerts, checkpoints, protocols,
-thresholds, surgery plans, notifications, webhooks, the DICOM feed."""
+thresholds, surgery plans, notifications, webhooks, FHIR subscriptions, hospital feeds
+(HL7, DICOM)."""
 
 from .alerts import Alert, AlertStatus, Severity
 from .checkpoints import Checkpoint, CheckpointKind, CheckpointStatus
@@ -13,7 +14,10 @@ from .dicom import (
     PacsSyncRun,
     PacsSyncStatus,
 )
+from .feeds import Hl7Message, Hl7Source, Hl7Status
+from .fhir_subscriptions import FhirSubscription, FhirSubscriptionStatus, FhirTopic, PayloadContent
 from .notifications import Email, EmailKind, EmailStatus, Subscription
+from .outcomes import OutcomeStandards
 from .plans import SurgeryPlan, plan_of
 from .protocols import CheckpointDefinition, Protocol
 from .thresholds import Thresholds
@@ -35,8 +39,16 @@ __all__ = [
     "Email",
     "EmailKind",
     "EmailStatus",
+    "FhirSubscription",
+    "FhirSubscriptionStatus",
+    "FhirTopic",
+    "Hl7Message",
+    "Hl7Source",
+    "Hl7Status",
+    "OutcomeStandards",
     "PacsSyncRun",
     "PacsSyncStatus",
+    "PayloadContent",
     "Protocol",
     "Severity",
     "Subscription",

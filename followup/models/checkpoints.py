@@ -135,6 +135,14 @@ class Checkpoint(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     waived_reason = models.TextField(blank=True)
+    # An exam ordered for it (HL7 ORM^O01/OMI^O23): booked, not yet done. The order's
+    # accession number becomes the exam's when its result arrives.
+    booked_at = models.DateTimeField(
+        null=True, blank=True, help_text="The planned time of the exam ordered for it."
+    )
+    booked_order = models.CharField(
+        max_length=64, blank=True, help_text="The order's accession (placer/filler) number."
+    )
     # Set by the sweep when it raised the overdue alert: the sweep's own bookkeeping.
     overdue_since = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -44,6 +44,7 @@ from followup.models import (
 )
 from followup.models.checkpoints import PENDING
 from followup.pipeline import refresh, sweep
+from followup.reports import outcomes, selection
 from imaging.models import Finding, ImagingExam
 from patients.models import ApiClient, Clinic, Membership, Patient, Surgery
 
@@ -53,7 +54,7 @@ from . import serving
 from .bench_report import TARGETS
 from .cohort import SEED, TODAY, cohort_clinics
 
-FIGURES = ("sweep", "ingest", "dicom", "read", "digest")
+FIGURES = ("sweep", "ingest", "dicom", "read", "digest", "report")
 TIMELINE_EXAMS = 300
 EXAMS_PER_PATIENT = 5  # a bulk ingest is a backlog: a few exams for each patient
 CLIENT_NAME = "benchmark"
@@ -133,6 +134,40 @@ class Bench:
                 floors.append(seconds)
         self.results["sweep"] = measure.figure(
             "s", runs, floors, due=due, alerts=raised, floor_alerts=floor_raised
+        )
+
+    # --- the outcomes report -----------------------------------------------------------
+
+    def bench_report(self, token: str) -> None:
+        """The whole outcomes report of one clinic (the cohort's clinics hold 500 patients
+        each), then of every clinic one after the other; the floor is the hand-written SQL
+        of the same aggregates (measure.REPORT_FLOOR), one statement per clinic."""
+        filters = selection.Filters(group_by="surgeon")
+        one, one_floor, every, every_floor = [], [], [], []
+        params = {"tz": self.clinic.timezone, "now": self.now}
+        for _ in range(self.repeat):
+            seconds, _ = measure.timed(lambda: outcomes.run(self.clinic, filters, self.now))
+            one.append(seconds)
+            seconds, _ = measure.timed(
+                lambda: measure.selector(
+                    [measure.REPORT_FLOOR], {**params, "clinic": self.clinic.pk}
+                )()
+            )
+            one_floor.append(seconds)  # fmt: skip
+        seconds, _ = measure.timed(
+            lambda: [outcomes.run(c, filters, self.now) for c in self.clinics]
+        )
+        every.append(seconds)
+        seconds, _ = measure.timed(lambda: [
+            measure.selector([measure.REPORT_FLOOR],
+                             {"tz": c.timezone, "now": self.now, "clinic": c.pk})()
+            for c in self.clinics
+        ])  # fmt: skip
+        every_floor.append(seconds)
+        patients = Patient.objects.filter(clinic=self.clinic).count()
+        self.results["report"] = measure.figure("s", one, one_floor, patients=patients)
+        self.results["report_all_clinics"] = measure.figure(
+            "s", every, every_floor, clinics=len(self.clinics)
         )
 
     # --- ingest -----------------------------------------------------------------------

@@ -247,3 +247,62 @@ def findings(rng: random.Random, surgery: Surgery, modality: str) -> list[dict]:
          "value": round(rng.uniform(2.1, 3.5) if rng.random() < 0.1 else rng.uniform(0, 1.5), 1)},
         {"code": "bridging", "level": level, "value": rng.choice(["partial", "complete"])},
     ]  # fmt: skip
+
+
+# The outcomes report's floor: its aggregates for one clinic, hand-written as one statement
+# with nothing around it (no filters, no groups, no intervals): capture per checkpoint, the
+# 12-month NRS back pairs, complete bridging, complications and acknowledgement.
+REPORT_FLOOR = """
+WITH s AS (
+    SELECT id, patient_id, procedure, performed_at,
+           (performed_at AT TIME ZONE %(tz)s)::date AS day
+    FROM patients_surgery WHERE clinic_id = %(clinic)s
+),
+capture AS (
+    SELECT k.code, count(*) FILTER (WHERE k.satisfied_by_id IS NOT NULL AND NOT k.late) AS a,
+           count(*) FILTER (WHERE k.satisfied_by_id IS NOT NULL AND k.late) AS b,
+           count(*) FILTER (WHERE k.satisfied_by_id IS NULL AND k.overdue_at <= %(now)s) AS c
+    FROM followup_checkpoint k WHERE k.clinic_id = %(clinic)s AND k.kind <> 'milestone'
+    GROUP BY k.code
+),
+prom AS (
+    SELECT avg(b.nrs_back - l.nrs_back) AS mean, stddev_samp(b.nrs_back - l.nrs_back) AS sd,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY b.nrs_back - l.nrs_back) AS median
+    FROM s
+    JOIN LATERAL (SELECT a.nrs_back FROM patients_assessment a
+                  WHERE a.patient_id = s.patient_id AND a.nrs_back IS NOT NULL
+                    AND a.assessed_at BETWEEN s.performed_at - interval '90 days'
+                                          AND s.performed_at + interval '1 day'
+                  ORDER BY a.assessed_at DESC LIMIT 1) b ON TRUE
+    JOIN LATERAL (SELECT a.nrs_back FROM patients_assessment a
+                  WHERE a.patient_id = s.patient_id AND a.nrs_back IS NOT NULL
+                    AND a.assessed_at BETWEEN s.performed_at + interval '300 days'
+                                          AND s.performed_at + interval '455 days'
+                  ORDER BY abs(extract(epoch FROM a.assessed_at - s.performed_at)
+                               - 365 * 86400) LIMIT 1) l ON TRUE
+),
+bridging AS (
+    SELECT count(*) AS assessed, count(*) FILTER (WHERE complete) AS complete FROM (
+        SELECT bool_and(f.value #>> '{}' = 'complete') AS complete
+        FROM followup_checkpoint k
+        JOIN imaging_finding f ON f.exam_id = k.satisfied_by_id AND f.code = 'bridging'
+        WHERE k.clinic_id = %(clinic)s AND k.code = 'fusion_assessment'
+        GROUP BY k.surgery_id) x
+),
+complications AS (
+    SELECT a.code, count(DISTINCT a.surgery_id) AS n FROM followup_alert a
+    WHERE a.clinic_id = %(clinic)s AND NOT a.auto_resolved
+      AND a.code IN ('screw_loosening', 'spacer_migration', 'periscrew_infection', 'abscess',
+                     'hardware_fracture', 'new_fracture', 'adjacent_segment')
+    GROUP BY a.code
+),
+acknowledged AS (
+    SELECT percentile_cont(0.5) WITHIN GROUP (
+               ORDER BY extract(epoch FROM acknowledged_at - created_at)) AS median
+    FROM followup_alert WHERE clinic_id = %(clinic)s AND acknowledged_at IS NOT NULL
+)
+SELECT (SELECT json_agg(capture) FROM capture), (SELECT row_to_json(prom) FROM prom),
+       (SELECT row_to_json(bridging) FROM bridging),
+       (SELECT json_agg(complications) FROM complications),
+       (SELECT median FROM acknowledged), (SELECT count(*) FROM s)
+"""

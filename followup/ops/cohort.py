@@ -21,6 +21,7 @@ from django.db import connection, transaction
 
 from followup.models import Alert, Checkpoint, CheckpointKind, Protocol, SurgeryPlan, Thresholds
 from followup.models.alerts import AlertCode
+from followup.pipeline import evaluation
 from followup.pipeline.schedule import Window, window
 from followup.pipeline.sweep import overdue_message
 from imaging.models import Finding, ImagingExam
@@ -33,6 +34,8 @@ from patients.models import (
     ProcedureFamily,
     Surgery,
 )
+
+from .cohort_imaging import ImagingHistory
 
 PROCEDURES = [  # (code, weight)
     ("discectomy", 28), ("decompression", 20), ("tlif", 18), ("plif", 5), ("alif", 5),
@@ -62,6 +65,24 @@ class Rates:
     extra_mr: float = 0.25  # an MR outside the protocol
     event: float = 0.04  # a symptom recorded
     assessments: float = 0.5  # patients who report outcomes
+    acknowledged: float = 0.6  # overdue alerts acknowledged, within hours to days
+
+
+@dataclass(frozen=True)
+class Effects:
+    """Known effects planted in the cohort, for the outcomes report's tests: what the report
+    must find again (docs/outcomes.md)."""
+
+    weak_surgeon: str | None = None  # this surgeon's fusions fail to bridge more often
+    weak_surgeon_non_union: float = 0.5
+    loose_procedure: str | None = None  # this procedure's screws loosen more often
+    loose_procedure_loosening: float = 0.5
+    # PROM improvement at 12 months (baseline minus follow-up), about half at 3 months;
+    # None: the plain random walk.
+    prom_improvement: dict[str, float] | None = None
+    prom_noise: dict[str, float] = field(
+        default_factory=lambda: {"nrs_back": 1.2, "nrs_leg": 1.2, "odi": 8.0}
+    )
 
 
 @dataclass
@@ -72,7 +93,8 @@ class Counts:
     exams: int = 0
     findings: int = 0
     checkpoints: int = 0
-    alerts: int = 0
+    alerts: int = 0  # overdue checkpoints, raised by the sweep
+    finding_alerts: int = 0  # raised by the findings rules (the evaluation)
     events: int = 0
     assessments: int = 0
 
@@ -81,10 +103,12 @@ class Counts:
 
 
 @dataclass
-class Generator:
+class Generator(ImagingHistory):
     seed: int
     today: date
     rates: Rates = field(default_factory=Rates)
+    effects: Effects = field(default_factory=Effects)
+    surgeons: list[str] = field(default_factory=lambda: [f"Dr {n}" for n in FAMILY_NAMES])
     progress: Callable[[str, int, int], None] = lambda label, done, total: None
 
     def __post_init__(self):
@@ -183,9 +207,14 @@ class Generator:
         self.counts.checkpoints += len(checkpoints)
 
         alerts = [self._overdue_alert(c) for c in checkpoints if c.overdue_since]
-        Alert.objects.bulk_create(alerts, batch_size=BATCH, ignore_conflicts=True)
+        Alert.objects.bulk_create(alerts, batch_size=BATCH)  # one per checkpoint: no conflict
+        # Raised when the sweep found them (auto_now_add wrote the clock's time).
+        for alert in alerts:
+            alert.created_at = alert.raised_at
+        Alert.objects.bulk_update(alerts, ["created_at"], batch_size=BATCH)
         self.counts.alerts += len(alerts)
         self._events_and_assessments(surgeries)
+        self.counts.finding_alerts += self._finding_alerts(surgeries)
 
     def _surgeries_of(self, patient: Patient) -> Iterator[Surgery]:
         rng = self.rng
@@ -205,7 +234,7 @@ class Generator:
                 if family != "none"
                 else ["L1"],
                 hardware=["pedicle_screws", "rods", "interbody_cage"] if fusion else [],
-                surgeon=f"Dr {rng.choice(FAMILY_NAMES)}",
+                surgeon=rng.choice(self.surgeons),
             )
 
     def _pinned(self, surgery: Surgery, protocols) -> SurgeryPlan:
@@ -233,94 +262,32 @@ class Generator:
             ))  # fmt: skip
         return rows
 
-    def _exams_of(self, surgery: Surgery, checkpoints: list[Checkpoint]):
-        """Protocol films on time, late or missed, plus some MRs; findings by rates."""
-        rng, rates = self.rng, self.rates
-        baseline_distance = round(rng.uniform(2.5, 6.0), 1)
-        for checkpoint in checkpoints:
-            if checkpoint.kind != CheckpointKind.EXAM:
-                continue
-            roll = rng.random()
-            if roll < rates.on_time:
-                span = (checkpoint.due_at - checkpoint.opens_at).total_seconds()
-                at = checkpoint.opens_at + timedelta(seconds=rng.uniform(0.1, 0.9) * span)
-            elif roll < rates.on_time + rates.late:
-                at = checkpoint.due_at + timedelta(days=rng.randint(1, 60))
-            else:
-                continue  # missed
-            if at >= self.now:
-                continue  # not done yet
-            modality = (
-                "XR" if checkpoint.code == "baseline_film" else rng.choice(["XR", "XR", "CT"])
-            )
-            exam = self._exam(surgery, at, modality)
-            day = (at - surgery.performed_at).days
-            yield exam, self._film_findings(surgery, day, baseline_distance), checkpoint
-        # Exams outside the protocol: symptoms, other questions, MR for disc surgery.
-        for _ in range(rng.choices([2, 3, 4, 5, 6], weights=[10, 20, 30, 25, 15])[0]):
-            at = surgery.performed_at + timedelta(days=rng.randint(3, 900), hours=rng.randint(0, 9))
-            if at >= self.now:
-                continue
-            modality = rng.choices(["MR", "XR", "CT"], weights=[50, 30, 20])[0]
-            contrast = (
-                "gadolinium" if modality == "MR" and rng.random() < rates.extra_mr else "none"
-            )
-            day = (at - surgery.performed_at).days
-            findings = (
-                self._mr_findings(surgery, day)
-                if modality == "MR"
-                else self._film_findings(surgery, day, baseline_distance)
-            )
-            yield self._exam(surgery, at, modality, contrast), findings, None
-
-    def _mr_findings(self, surgery: Surgery, day: int) -> list[Finding]:
-        # A disc finding takes a disc level; a vertebroplasty's level is a vertebra.
-        rng, level = self.rng, surgery.levels[0] if "-" in surgery.levels[0] else ""
-        herniation = rng.choices(
-            ["none", "similar_to_preop", "different_from_preop"], weights=[80, 12, 8]
-        )[0]
-        return [
-            Finding(code="disc_herniation", value=herniation, level=level),
-            Finding(code="root_enhancement", value=rng.random() < 0.2, level=level),
-        ]
-
-    def _exam(self, surgery: Surgery, at: datetime, modality: str, contrast="none") -> ImagingExam:
-        number = self.rng.getrandbits(48)
-        return ImagingExam(
-            clinic_id=surgery.clinic_id, patient_id=surgery.patient_id, surgery=surgery,
-            modality=modality, contrast=contrast, performed_at=at,
-            accession_number=f"A{self.seed}-{number:012x}",
-            effective_dose_msv=round(self.rng.uniform(0.1, 1.5), 3) if modality != "MR" else None,
-        )  # fmt: skip
-
-    def _film_findings(self, surgery: Surgery, day: int, baseline_distance: float) -> list[Finding]:
-        if surgery.family != ProcedureFamily.FUSION:
-            return []
-        rng, rates, level = self.rng, self.rates, surgery.levels[0]
-        lucency = round(rng.uniform(2.1, 4.0) if rng.random() < rates.loosening
-                        else rng.uniform(0, 1.5), 1)  # fmt: skip
-        found = [
-            Finding(code="screw_lucency_mm", value=lucency, level=level.split("-")[1], side="left"),
-            Finding(code="spacer_posterior_distance_mm", level=level, value=(
-                round(baseline_distance - rng.uniform(2.5, 4), 1)
-                if day > 200 and rng.random() < rates.migration else baseline_distance
-            )),
-        ]  # fmt: skip
-        if day >= 90:
-            bridged = "none" if rng.random() < rates.non_union else (
-                "partial" if day < 300 else "complete"
-            )  # fmt: skip
-            found.append(Finding(code="bridging", value=bridged, level=level))
-        return found
-
     def _overdue_alert(self, checkpoint: Checkpoint) -> Alert:
         checkpoint.clinic = checkpoint.surgery.clinic
-        return Alert(
+        alert = Alert(
             clinic_id=checkpoint.clinic_id, patient_id=checkpoint.patient_id,
             surgery_id=checkpoint.surgery_id, checkpoint_id=checkpoint.pk,
             code=AlertCode.CHECKPOINT_OVERDUE, subject=f"checkpoint:{checkpoint.pk}",
             severity=checkpoint.overdue_severity, message=overdue_message(checkpoint),
         )  # fmt: skip
+        alert.raised_at = checkpoint.overdue_at
+        if self.rng.random() < self.rates.acknowledged:
+            at = checkpoint.overdue_at + timedelta(hours=self.rng.uniform(0.5, 120))
+            if at < self.now:
+                alert.status, alert.acknowledged_at = "acknowledged", at
+        return alert
+
+    def _finding_alerts(self, surgeries: list[Surgery]) -> int:
+        """The findings rules' alerts for the films written, by the service's own evaluation
+        (the steady state after the refreshes)."""
+        loaded = list(
+            Surgery.objects.filter(pk__in=[s.pk for s in surgeries])
+            .select_related("clinic", "plan__protocol", "patient")
+            .order_by("pk")
+        )
+        before = Alert.objects.filter(surgery__in=loaded).count()
+        evaluation.evaluate_many(loaded, self.now, evaluation.pinned_thresholds(loaded))
+        return Alert.objects.filter(surgery__in=loaded).count() - before
 
     def _events_and_assessments(self, surgeries: list[Surgery]) -> None:
         rng, rates = self.rng, self.rates
@@ -335,7 +302,11 @@ class Generator:
                         code=rng.choice(["new_radicular_pain", "infection_signs",
                                          "positional_headache", "pain_recurrence"]),
                     ))  # fmt: skip
-            if rng.random() < rates.assessments:
+            if rng.random() >= rates.assessments:
+                continue
+            if self.effects.prom_improvement:
+                scores += self._planted_scores(surgery)
+            else:
                 pain = rng.randint(5, 9)
                 for day in (0, 90, 365):
                     at = surgery.performed_at + timedelta(days=day, hours=2)
@@ -351,6 +322,30 @@ class Generator:
         Assessment.objects.bulk_create(scores, batch_size=BATCH)
         self.counts.events += len(events)
         self.counts.assessments += len(scores)
+
+    def _planted_scores(self, surgery: Surgery) -> list[Assessment]:
+        """Baseline on the day before surgery, then 3 and 12 months: improvement of the
+        planted size (half of it at 3 months) plus normal noise, kept on the scale."""
+        rng, effects, scores = self.rng, self.effects, []
+        baseline = {"nrs_back": rng.randint(6, 9), "nrs_leg": rng.randint(6, 9),
+                    "odi": rng.randint(45, 75)}  # fmt: skip
+        top = {"nrs_back": 10, "nrs_leg": 10, "odi": 100}
+        for day, share in ((-1, 0.0), (90, 0.5), (365, 1.0)):
+            at = surgery.performed_at + timedelta(days=day, hours=2)
+            if at >= self.now:
+                break
+            values = {
+                name: baseline[name] if not share else max(0, min(top[name], round(
+                    baseline[name] - share * effects.prom_improvement.get(name, 0)
+                    + rng.gauss(0, effects.prom_noise[name])
+                )))
+                for name in baseline
+            }  # fmt: skip
+            scores.append(Assessment(
+                clinic_id=surgery.clinic_id, patient_id=surgery.patient_id, surgery=surgery,
+                assessed_at=at, **values,
+            ))  # fmt: skip
+        return scores
 
 
 class _triggers_off:

@@ -12,6 +12,7 @@ from django.db.models import Q
 
 from followup.models import Alert, AlertStatus, Checkpoint
 from followup.models.alerts import DEADLINE_CODES, AlertCode
+from patients.models import FollowupStatus, Patient
 
 ACTIVE = ~Q(status=AlertStatus.RESOLVED)
 
@@ -133,11 +134,41 @@ def _gone_because(checkpoint: Checkpoint | None, now: datetime) -> str | None:
     return None
 
 
+def followup_ended(patient: Patient) -> str:
+    """Why an overdue alert of a patient whose follow-up ended is resolved."""
+    note = f"Follow-up ended: patient {patient.get_followup_status_display().lower()}"
+    reason = patient.followup_status_reason.strip()
+    return f"{note} ({reason})." if reason else f"{note}."
+
+
+def end_followups(now: datetime, patient_ids: Sequence[int] | None = None) -> int:
+    """The active overdue alerts of patients who are not `active` resolve, the note
+    saying why (deceased, declined...): one UPDATE per status and reason, set-based."""
+    alerts = Alert.objects.filter(ACTIVE, code__in=DEADLINE_CODES).exclude(
+        patient__followup_status=FollowupStatus.ACTIVE
+    )
+    if patient_ids is not None:
+        alerts = alerts.filter(patient_id__in=patient_ids)
+    ended = (
+        Patient.objects.filter(pk__in=alerts.values("patient_id"))
+        .only("followup_status", "followup_status_reason")
+        .order_by("pk")
+    )
+    by_note: dict[str, list[int]] = {}
+    for patient in ended:
+        by_note.setdefault(followup_ended(patient), []).append(patient.pk)
+    return sum(
+        auto_resolve(alerts.filter(patient_id__in=ids), now, note) for note, ids in by_note.items()
+    )
+
+
 def reconcile_deadlines(patient_ids: Sequence[int], now: datetime) -> int:
     """No overdue alert without a live cause: each active `checkpoint_overdue` or
     `workup_overdue` alert of these patients whose checkpoint is gone, satisfied, waived
-    or no longer past due resolves itself, the note saying which. (A live cause without
-    its alert is the sweep's: it raises one for every pending checkpoint past due.)"""
+    or no longer past due resolves itself, the note saying which; so does every one of a
+    patient whose follow-up ended. (A live cause without its alert is the sweep's: it
+    raises one for every pending checkpoint past due of a patient still followed.)"""
+    ended = end_followups(now, patient_ids)
     active = Alert.objects.filter(
         ACTIVE, patient_id__in=patient_ids, code__in=DEADLINE_CODES
     ).select_related("checkpoint")
@@ -145,6 +176,6 @@ def reconcile_deadlines(patient_ids: Sequence[int], now: datetime) -> int:
     for alert in active:
         if note := _gone_because(alert.checkpoint, now):
             by_note.setdefault(note, []).append(alert.pk)
-    return sum(
+    return ended + sum(
         auto_resolve(Alert.objects.filter(pk__in=ids), now, note) for note, ids in by_note.items()
     )

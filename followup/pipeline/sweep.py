@@ -10,16 +10,18 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from followup.models import Alert, Checkpoint, CheckpointKind, SurgeryPlan
+from followup.models import Alert, Checkpoint, CheckpointKind, Hl7Message, SurgeryPlan
 from followup.models.alerts import AlertCode
 from followup.models.checkpoints import PENDING
 from patients.base.api import idempotency, read_audit
+from patients.models import FollowupStatus
 
 from . import refresh
-from .alerts_lifecycle import wake_snoozed
+from .alerts_lifecycle import end_followups, wake_snoozed
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +40,25 @@ def run(now: datetime | None = None) -> SweepResult:
     result = SweepResult()
     result.refreshed = catch_up(now)
     wake_snoozed(now)
+    end_followups(now)
     idempotency.forget_old(now)
     read_audit.forget_old(now)  # at most read_audit.PURGE_BATCH rows a run: the sweep stays short
+    forget_old_messages(now)
     while True:
         raised, claimed = _raise_batch(now, exclude=result.failed, result=result)
         result.alerts += raised
         if claimed < BATCH:
             return result
+
+
+def forget_old_messages(now: datetime, batch: int = 5000) -> int:
+    """HL7 messages (raw text: PHI) older than HL7_RETENTION_DAYS; a batch a run."""
+    if not settings.HL7_RETENTION_DAYS:
+        return 0
+    old = Hl7Message.objects.filter(
+        received_at__lt=now - timedelta(days=settings.HL7_RETENTION_DAYS)
+    ).values_list("pk", flat=True)
+    return Hl7Message.objects.filter(pk__in=list(old[:batch])).delete()[0]
 
 
 def catch_up(now: datetime) -> int:
@@ -93,6 +107,8 @@ def _raise_batch(now: datetime, exclude: list[int], result: SweepResult) -> tupl
     with transaction.atomic():
         claimed = list(
             Checkpoint.objects.filter(PENDING, overdue_at__lte=now)
+            # A patient whose follow-up ended (deceased, declined...) is owed no alert.
+            .filter(patient__followup_status=FollowupStatus.ACTIVE)
             .exclude(pk__in=exclude)
             .order_by("overdue_at", "pk")
             .select_for_update(skip_locked=True, of=("self",))

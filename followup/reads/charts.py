@@ -1,4 +1,5 @@
-"""Small server-side SVG charts for the dashboard: stacked horizontal bars with labels."""
+"""Small server-side SVG charts for the dashboard and the outcomes report: stacked
+horizontal bars with labels, and values with their intervals."""
 
 from xml.sax.saxutils import escape
 
@@ -55,3 +56,58 @@ def _describe(rows, series) -> str:
         f"{label}: " + ", ".join(f"{n} {name}" for name, n in zip(names, values, strict=True))
         for label, values in rows
     )
+
+
+def intervals(title: str, rows: list[tuple[str, float | None, float | None, float | None]],
+              unit: str = "", width: int = 720) -> str:  # fmt: skip
+    """rows: (label, value, low, high): a dot for the value and a line for its 95%
+    interval on one shared axis from 0 (or the lowest bound) to the highest bound; a row
+    without a value (suppressed) says so instead."""
+    label_width, row_height = 220, 22
+    height = 40 + len(rows) * row_height + 24
+    bounds = [b for _, v, lo, hi in rows for b in (v, lo, hi) if b is not None]
+    least, most = min([0.0, *bounds]), max([1.0, *bounds])
+    span = (most - least) or 1.0
+    plot = width - label_width - 70
+
+    def x(value: float) -> float:
+        return round(label_width + (value - least) / span * plot, 1)
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11" class="chart">',
+        f"<title>{escape(title)}</title>",
+        f"<desc>{escape(_describe_intervals(rows, unit))}</desc>",
+        f'<text x="0" y="16" font-weight="bold">{escape(title)}</text>',
+        f'<line x1="{x(0)}" y1="28" x2="{x(0)}" y2="{height - 22}" stroke="#999"/>',
+    ]
+    for index, (label, value, low, high) in enumerate(rows):
+        y = 40 + index * row_height
+        parts.append(f'<text x="0" y="{y + 4}">{escape(label)}</text>')
+        if value is None:
+            parts.append(f'<text x="{label_width}" y="{y + 4}" fill="#666">suppressed</text>')
+            continue
+        if low is not None and high is not None:
+            parts.append(
+                f'<line x1="{x(low)}" y1="{y}" x2="{x(high)}" y2="{y}" stroke="#333" '
+                f'stroke-width="2" class="interval"/>'
+            )
+        parts.append(f'<circle cx="{x(value)}" cy="{y}" r="4" fill="#1f5f99" class="value"/>')
+        parts.append(f'<text x="{width - 64}" y="{y + 4}">{value:.3g}{escape(unit)}</text>')
+    axis_y = height - 8
+    parts.append(f'<text x="{label_width}" y="{axis_y}" fill="#333">{least:.3g}</text>')
+    parts.append(f'<text x="{label_width + plot - 20}" y="{axis_y}" fill="#333">{most:.3g}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _describe_intervals(rows, unit: str) -> str:
+    if not rows:
+        return "No data."
+    return "; ".join(
+        f"{label}: suppressed" if value is None
+        else f"{label}: {value:.3g}{unit}" + (
+            f" (95% interval {low:.3g} to {high:.3g})" if low is not None else ""
+        )
+        for label, value, low, high in rows
+    )  # fmt: skip

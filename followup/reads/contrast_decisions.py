@@ -1,5 +1,6 @@
 """What the contrast decision of a recurrent radicular pain work-up needs, loaded for a
-list of checkpoints (followup/rules/contrast.py decides)."""
+list of checkpoints, and for a gadolinium MR being ordered (followup/rules/contrast.py
+decides)."""
 
 from collections.abc import Sequence
 from datetime import datetime
@@ -37,3 +38,16 @@ def contrast_decisions(checkpoints: Sequence[Checkpoint], now: datetime) -> dict
         similar = None if last is None else last == "similar_to_preop"
         decisions[workup.pk] = decide(cutoff, similar, now, herniated=last != "none")
     return decisions
+
+
+def ordered_contrast_decision(patient_id: int, now: datetime) -> dict | None:
+    """The contrast decision for a gadolinium MR ordered `now` (1 query): against the
+    gadolinium cutoff of the patient's latest surgery that has one; None if none has (no
+    discectomy, decompression or fusion: the rule does not apply)."""
+    cutoff = (
+        Checkpoint.objects.filter(patient_id=patient_id, code="gadolinium_cutoff")
+        .order_by("-due_at")
+        .values_list("due_at", flat=True)
+        .first()
+    )
+    return None if cutoff is None else decide(cutoff, None, now)

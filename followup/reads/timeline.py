@@ -46,7 +46,7 @@ def build(patient: Patient, now: datetime) -> list[Entry]:
             "code": c.code, "label": c.label, "opens_at": c.opens_at, "due_at": c.due_at,
             "status": c.status_at(now), "satisfied_by": c.satisfied_by_id, "late": c.late,
             "modalities": c.modalities, "recommendation": c.recommendation,
-            "event": c.event_id,
+            "event": c.event_id, "booked_at": c.booked_at, "booked_order": c.booked_order,
         }))  # fmt: skip
     # Findings by a join on the patient, as plain rows: a prefetch would build a model
     # and a related manager for each of hundreds of exams.

@@ -7,6 +7,11 @@ from decimal import Decimal
 
 from .registry import FILMS, Context, Raised, Severity, rule
 
+# The advice behind `modality_mismatch`, also given when an MR is ordered for such a question
+# (followup/cds/): [Guide, "New radicular pain"; "Imaging modalities"].
+MR_SHOWS_NO_HARDWARE = "MR does not show hardware directly; radiographs and/or CT are needed."
+MR_SHOWS_NO_HARDWARE_SOURCE = "Guide, 'New radicular pain'; 'Imaging modalities'"
+
 # --- Across exams ----------------------------------------------------------------------
 
 
@@ -43,7 +48,6 @@ def modality_mismatch(ctx: Context) -> Iterator[Raised]:
     yield Raised(
         "modality_mismatch",
         Severity.INFO,
-        f"Only MR at day {ctx.day} after surgery with hardware: MR does not show hardware "
-        "directly; radiographs and/or CT are needed.",
+        f"Only MR at day {ctx.day} after surgery with hardware: {MR_SHOWS_NO_HARDWARE}",
         f"exam:{ctx.exam.id}",
     )

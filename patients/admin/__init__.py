@@ -1,4 +1,5 @@
 """The patients' admin pages; importing this package (Django's autodiscovery does) registers
-them: the tenancy (clinics, API clients), the patient records, the audit of reads."""
+them: the tenancy (clinics, API clients), SMART and CDS Hooks clients, the patient records,
+the audit of reads."""
 
-from . import reads, records, tenancy  # noqa: F401
+from . import reads, records, smart, tenancy  # noqa: F401

@@ -3,6 +3,7 @@ assessments, each change's audit trail beside it (the follow-up adds its picture
 checkpoints and re-plan action on top: followup/admin/records.py)."""
 
 from django.contrib import admin
+from django.utils import timezone
 from django.utils.html import format_html
 
 from patients.base.admin.scoping import ClinicFilter, ClinicScopedAdmin, ClinicScopedMixin
@@ -74,9 +75,11 @@ class PatientAdmin(ClinicScopedAdmin):
     list_display = ["mrn", "family_name", "given_name", "birth_date", "sex", "clinic", "variant",
                     "lumbar_vertebrae"]  # fmt: skip
     list_select_related = ["clinic"]
-    list_filter = [ClinicFilter, "sex", TransitionalVariantFilter, "lumbar_vertebrae"]
+    list_filter = [ClinicFilter, "followup_status", "sex", TransitionalVariantFilter,
+                   "lumbar_vertebrae"]  # fmt: skip
     search_fields = ["=mrn", "family_name", "given_name", "=external_ids__value"]
-    readonly_fields = ["variant_banner", "created_at", "updated_at", "audit_trail"]
+    readonly_fields = ["variant_banner", "followup_status_set_at", "followup_status_set_by",
+                       "created_at", "updated_at", "audit_trail"]  # fmt: skip
     fieldsets = [
         (None, {"fields": ["variant_banner", "clinic", "mrn", "family_name", "given_name"]}),
         (
@@ -91,10 +94,27 @@ class PatientAdmin(ClinicScopedAdmin):
                 ]
             },
         ),
+        (
+            "Follow-up",
+            {
+                "fields": [
+                    "followup_status",
+                    "followup_status_reason",
+                    "followup_status_set_at",
+                    "followup_status_set_by",
+                ],
+                "description": "Any status but active ends the pending follow-up: no overdue "
+                "alert, digest line or invitation; open overdue alerts resolve.",
+            },
+        ),
         ("Audit trail", {"classes": ["collapse"], "fields": ["audit_trail"]}),
         (None, {"fields": ["created_at", "updated_at"]}),
     ]
     inlines = [IdentifierInline, SurgeryInline, ClinicalEventInline, AssessmentInline]
+
+    def save_model(self, request, obj, form, change):
+        obj.note_followup_status(f"user {request.user.get_username()}", timezone.now())
+        super().save_model(request, obj, form, change)
 
     @admin.display(boolean=True, description="LSTV")
     def variant(self, obj: Patient) -> bool:

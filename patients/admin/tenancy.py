@@ -78,6 +78,15 @@ class ApiClientAdmin(ManagersHoldTheKeys, ClinicScopedAdmin):
                        "previous_token_expires_at", "revoked_at"]  # fmt: skip
     actions = ["rotate_tokens", "revoke"]
 
+    def get_queryset(self, request):
+        # The identities of SMART and CDS Hooks clients are theirs (patients/admin/smart.py):
+        # a bearer token rotated here would open a door their keys were meant to guard.
+        return (
+            super()
+            .get_queryset(request)
+            .filter(smart_client__isnull=True, cds_hooks_client__isnull=True)
+        )
+
     def get_fields(self, request, obj=None):
         if obj is None:
             return ApiClientForm.Meta.fields

@@ -3,6 +3,7 @@ clinical events, assessments."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -14,6 +15,7 @@ from patients.base.api.fields import (
 )
 from patients.base.api.scoping import writable_clinic_ids
 from patients.base.api.serializers import PatientRecordSerializer
+from patients.base.audit import actor_of_request
 
 from ..levels import LevelKind, check_level, normalise
 from ..models import (
@@ -79,9 +81,14 @@ class PatientSerializer(serializers.ModelSerializer):
             "vertebral_numbering",
             "lumbar_vertebrae",
             "external_ids",
+            "followup_status",
+            "followup_status_reason",
+            "followup_status_set_at",
+            "followup_status_set_by",
             "created_at",
             "updated_at",
         ]
+        read_only_fields = ["followup_status_set_at", "followup_status_set_by"]
         # (clinic, mrn) is checked in validate(): the clinic may come from the token.
         validators = []
 
@@ -132,17 +139,25 @@ class PatientSerializer(serializers.ModelSerializer):
                 )
         return attrs
 
+    def _note_status(self, patient: Patient) -> None:
+        patient.note_followup_status(actor_of_request(self.context.get("request")), timezone.now())
+
     @transaction.atomic
     def create(self, validated_data):
         identifiers = validated_data.pop("external_ids", [])
-        patient = Patient.objects.create(**validated_data)
+        patient = Patient(**validated_data)
+        self._note_status(patient)
+        patient.save()
         self._save_identifiers(patient, identifiers)
         return patient
 
     @transaction.atomic
     def update(self, instance, validated_data):
         identifiers = validated_data.pop("external_ids", None)
-        patient = super().update(instance, validated_data)
+        for name, value in validated_data.items():
+            setattr(instance, name, value)
+        self._note_status(instance)
+        patient = super().update(instance, {})
         if identifiers is not None:
             patient.external_ids.all().delete()
             self._save_identifiers(patient, identifiers)

@@ -20,6 +20,17 @@ def actor(context: dict | None, users: dict, clients: dict) -> str:
     return "system"
 
 
+def actor_of_request(request) -> str:
+    """Who a request acts as, in words for a record's "set by": an API client by its name,
+    a feed by its own label (`actor_label`: "HL7 source RAD1"), staff by username."""
+    user = getattr(request, "user", None)
+    if (client := getattr(user, "client", None)) is not None:
+        return f"API client {client.name}"
+    if label := getattr(user, "actor_label", ""):
+        return label
+    return f"user {getattr(user, 'username', '') or 'unknown'}"
+
+
 def trail_for(obj: Model, limit: int = 50) -> list[MiddlewareEvents]:
     """Events of this object and of the rows that point at it (surgeries, exams...)."""
     events = list(MiddlewareEvents.objects.references(obj).order_by("-pgh_created_at")[:limit])

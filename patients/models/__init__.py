@@ -1,6 +1,7 @@
 """The patients app's models, one module per concept: tenancy (clinics, staff, API
-clients), records (patients, surgeries, events, assessments), reads (the read audit),
-idempotency (replayable POSTs).
+clients), smart (the parties that sign JWTs: SMART backend clients, CDS Hooks EHRs),
+records (patients, surgeries, events, assessments), reads (the read audit), idempotency
+(replayable POSTs).
 Every name is re-exported here: `from patients.models import X` is the way in."""
 
 from .idempotency import IdempotencyKey
@@ -12,6 +13,7 @@ from .records import (
     ClinicalEvent,
     EventCode,
     EventSource,
+    FollowupStatus,
     Hardware,
     LumbarVertebrae,
     Patient,
@@ -22,6 +24,15 @@ from .records import (
     Sex,
     Surgery,
     SurgeryQuerySet,
+)
+from .smart import (
+    JWT_ALGORITHMS,
+    SMART_SCOPES,
+    CdsHooksClient,
+    SeenJwt,
+    SmartAccessToken,
+    SmartClient,
+    validate_jwks,
 )
 from .tenancy import (
     DEFAULT_SCOPES,
@@ -38,16 +49,20 @@ from .tenancy import (
 
 __all__ = [
     "DEFAULT_SCOPES",
+    "JWT_ALGORITHMS",
     "LAST_USED_PRECISION",
     "PROCEDURE_FAMILY",
+    "SMART_SCOPES",
     "ApiClient",
     "ApiRequest",
     "Approach",
     "Assessment",
+    "CdsHooksClient",
     "Clinic",
     "ClinicalEvent",
     "EventCode",
     "EventSource",
+    "FollowupStatus",
     "Hardware",
     "IdempotencyKey",
     "LumbarVertebrae",
@@ -60,9 +75,13 @@ __all__ = [
     "RecordRead",
     "Role",
     "Scope",
+    "SeenJwt",
     "Sex",
+    "SmartAccessToken",
+    "SmartClient",
     "Surgery",
     "SurgeryQuerySet",
     "client_revoked",
+    "validate_jwks",
     "validate_timezone",
 ]

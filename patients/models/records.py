@@ -23,6 +23,18 @@ class LumbarVertebrae(models.IntegerChoices):
     SIX = 6, "6 (lumbarisation)"
 
 
+class FollowupStatus(models.TextChoices):
+    """Whether the patient's follow-up goes on. Any status but `active` ends their pending
+    follow-up: no overdue alert, digest line or invitation (API_CONTRACT, patients)."""
+
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    LOST = "lost", "Lost to follow-up"
+    DECLINED = "declined"
+    DECEASED = "deceased"
+    TRANSFERRED = "transferred"
+
+
 @pghistory.track()
 class Patient(models.Model):
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="patients")
@@ -45,6 +57,13 @@ class Patient(models.Model):
         help_text="6 for a lumbarisation: only then can L6 and its joints be recorded "
         "(CLINICAL_RULES §3).",
     )
+    followup_status = models.CharField(
+        max_length=12, choices=FollowupStatus, default=FollowupStatus.ACTIVE
+    )
+    followup_status_reason = models.TextField(blank=True)
+    # Who set the status and when: "user alice", "API client EHR", "HL7 source RAD1".
+    followup_status_set_at = models.DateTimeField(null=True, blank=True, editable=False)
+    followup_status_set_by = models.CharField(max_length=200, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -61,6 +80,34 @@ class Patient(models.Model):
 
     def __str__(self) -> str:
         return f"{self.mrn} {self.family_name}, {self.given_name}".strip(", ")
+
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)  # post_save receivers still see what changed
+        self._loaded_followup_status = self.followup_status
+
+    @classmethod
+    def from_db(cls, db, field_names, values, *args, **kwargs):
+        instance = super().from_db(db, field_names, values, *args, **kwargs)
+        # What the row said when read: a save knows whether the status changed.
+        instance._loaded_followup_status = instance.__dict__.get("followup_status")
+        return instance
+
+    @property
+    def followup_status_changed(self) -> bool:
+        return getattr(self, "_loaded_followup_status", None) != self.followup_status
+
+    @property
+    def followup_active(self) -> bool:
+        return self.followup_status == FollowupStatus.ACTIVE
+
+    def note_followup_status(self, actor: str, now) -> None:
+        """Record who set the status and when, if it changed since the row was read
+        (a new patient that is not active counts as a change)."""
+        if self.followup_status_changed and not (
+            self.pk is None and self.followup_status == FollowupStatus.ACTIVE
+        ):
+            self.followup_status_set_at = now
+            self.followup_status_set_by = actor[:200]
 
     @property
     def initials(self) -> str:

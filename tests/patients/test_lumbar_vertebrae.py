@@ -113,7 +113,7 @@ def _admin_patient_data(patient: Patient, **changes) -> dict:
     data = {
         "clinic": patient.clinic_id, "mrn": patient.mrn, "family_name": patient.family_name,
         "given_name": patient.given_name, "sex": patient.sex,
-        "lumbar_vertebrae": patient.lumbar_vertebrae,
+        "lumbar_vertebrae": patient.lumbar_vertebrae, "followup_status": patient.followup_status,
     }  # fmt: skip
     return data | changes
 

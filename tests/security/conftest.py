@@ -6,7 +6,14 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from followup.models import Alert, Checkpoint, Subscription, WebhookEndpoint
+from followup.models import (
+    Alert,
+    Checkpoint,
+    FhirSubscription,
+    FhirTopic,
+    Subscription,
+    WebhookEndpoint,
+)
 from patients.models import (
     ApiClient,
     Assessment,
@@ -90,6 +97,14 @@ def clinic_records(clinic: Clinic, owner=None, tag: str = "") -> dict:
         notes=f"Pain {tag}",
     )
     webhook = WebhookEndpoint.objects.create(clinic=clinic, url=f"https://hooks.example/{tag}")
+    hooks_client, hooks_token = ApiClient.issue(
+        clinic, f"Subscriber {tag}", [Scope.READ, Scope.FHIR]
+    )
+    fhir_subscription = FhirSubscription.objects.create(
+        clinic=clinic, client=hooks_client, topic=FhirTopic.ALERT, patient_id=patient.pk,
+        endpoint=f"https://hooks.example/fhir-{tag}",
+    )  # fmt: skip
+    fhir_subscription.subscriber_token = hooks_token  # a subscription is its client's alone
     records = {
         "patient": patient,
         "identifier": identifier,
@@ -101,6 +116,7 @@ def clinic_records(clinic: Clinic, owner=None, tag: str = "") -> dict:
         "assessment": assessment,
         "event": event,
         "webhook": webhook,
+        "fhir_subscription": fhir_subscription,
     }
     if owner is not None:
         records["subscription"] = Subscription.objects.create(user=owner, clinic=clinic)

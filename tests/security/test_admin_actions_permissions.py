@@ -13,7 +13,7 @@ from django.test import Client, RequestFactory
 
 from followup.models import Alert, AlertStatus, DoseReport, Severity, WebhookEndpoint
 from followup.models.alerts import AlertCode
-from patients.models import ApiClient, Membership, Role
+from patients.models import ApiClient, CdsHooksClient, Membership, Role, SmartClient
 from tests import factories
 from tests.conftest import make_staff
 
@@ -22,6 +22,8 @@ MANAGERS_ONLY = {
     (ApiClient, "rotate_tokens"),
     (WebhookEndpoint, "rotate_secrets"),
     (DoseReport, "complete_missing_doses"),
+    (SmartClient, "revoke"),
+    (CdsHooksClient, "revoke"),
 }
 
 

@@ -39,7 +39,11 @@ FHIR_READS = {
     "fhir-observation-search": "/fhir/r4/Observation?patient={patient}",
 }
 # Routes under /fhir/r4/ that show no patient's record.
-NOT_PATIENT_DATA = {"fhir-transaction", "fhir-metadata"}
+# Not patient records: the import, the statements, an integration's own subscriptions and
+# the subscription topics.
+NOT_PATIENT_DATA = {"fhir-transaction", "fhir-metadata", "fhir-smart-configuration",
+                    "fhir-Subscription", "fhir-Subscription-search", "fhir-Basic",
+                    "fhir-Basic-search"}  # fmt: skip
 
 
 def url_of(page: str, records: dict) -> str:

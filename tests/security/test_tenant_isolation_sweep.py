@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 import pytest
 from django.forms.models import model_to_dict
 from django.urls import URLResolver, get_resolver, reverse
+from rest_framework.test import APIClient
 
 from followup.fhir import codes
 from followup.models import Alert, Checkpoint, WebhookEndpoint
@@ -53,6 +54,7 @@ OBJECT_ID = {
     "fhir-CarePlan": lambda a: a["surgery"].pk,
     "fhir-Flag": lambda a: a["alert"].pk,
     "fhir-observation": lambda a: f"finding-{a['finding'].pk}",
+    "fhir-Subscription": lambda a: a["fhir_subscription"].pk,
     # Anything else under /fhir/r4/ (an unknown type): A's patient under another name.
     "fhir/r4/^(?P<path>.+)$": lambda a: f"Person/{a['patient'].pk}",
 }
@@ -125,6 +127,7 @@ QUERIES = {
         for kind in ("Procedure", "ImagingStudy", "DiagnosticReport", "CarePlan", "Flag")
     },
     "fhir-observation-search": lambda a: [{"patient": _pid(a)}, {"patient": f"Patient/{_pid(a)}"}],
+    "fhir-Subscription-search": lambda a: [{}],
 }
 
 
@@ -217,7 +220,11 @@ CREATES = {
     "fhir-transaction": lambda a, pid, sid: _bundle(_procedure(pid)),
 }
 # Routes that answer the same to everybody and hold no clinic's data.
-STATIC = {"schema", "docs", "fhir-metadata"}
+# The same for every caller: the schema, the CapabilityStatement, the SMART configuration,
+# the subscription topics (R4 `Basic`).
+STATIC = {"schema", "docs", "fhir-metadata", "fhir-smart-configuration", "fhir-Basic-search",
+          "fhir-Basic"}  # fmt: skip
+STATIC_ID = {"fhir-Basic": "topic-alert"}  # a topic is no clinic's
 
 
 def route_key(name: str | None, route: str) -> str:
@@ -372,9 +379,14 @@ def test_b_finds_nothing_of_a_through_lists_and_searches(outsider, records_a, na
 @pytest.mark.parametrize("name", sorted(QUERIES))
 def test_b_own_rows_are_found_by_the_same_queries(staff_b, records_b, name):
     """The empty lists above are scoping, not broken filters: B's own ids find B's rows."""
+    reader = staff_b.api
+    if name == "fhir-Subscription-search":  # an integration's own, not staff's
+        reader = APIClient()
+        token = records_b["fhir_subscription"].subscriber_token
+        reader.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     for query in QUERIES[name](records_b):
         url = url_for(name) + (f"?{urlencode(query)}" if query else "")
-        response = staff_b.api.get(url)
+        response = reader.get(url)
         assert response.status_code == 200, f"{url}: {text_of(response)[:300]}"
         assert not is_empty(response), url
 
@@ -410,6 +422,6 @@ def test_lists_take_no_put_patch_or_delete(outsider, records_a, clinic_a, name):
 
 @pytest.mark.parametrize("name", sorted(STATIC))
 def test_static_routes_show_no_clinic_data(outsider, records_a, name):
-    response = outsider.api.get(url_for(name))
+    response = outsider.api.get(url_for(name, STATIC_ID.get(name)))
     assert response.status_code == 200
     assert shown_of_a(response, records_a) == []

@@ -27,10 +27,10 @@ from rest_framework import serializers
 from followup.models import DicomSource, DoseCoefficient, DoseReport, DroppedStudy
 from imaging.api.serializers import ExamSerializer
 from imaging.models import ImagingExam
-from patients.access import ClinicAccess
 from patients.locks import lock_patients
 from patients.models import Patient
 
+from ..acting import FeedRequest
 from .dose import DoseReading
 from .headers import RANK, StudyHeader
 
@@ -49,27 +49,6 @@ class StudySerializer(ExamSerializer):
     model then holds its Study Instance UID)."""
 
     accession_number = serializers.CharField(max_length=64, required=False, allow_blank=True)
-
-
-@dataclass(frozen=True)
-class FeedPrincipal:
-    """Stands in for `request.user`: the source is the actor of what it writes."""
-
-    actor_label: str
-    is_authenticated: bool = True
-    is_anonymous: bool = False
-    is_staff: bool = False
-    is_superuser: bool = False
-    pk: None = None
-
-
-class FeedRequest:
-    """What the serializers read of a request: the one clinic written to, and who."""
-
-    def __init__(self, clinic_id: int, actor: str):
-        self.user = FeedPrincipal(actor)
-        self.auth = None
-        self._clinic_access = ClinicAccess.single(clinic_id)
 
 
 @dataclass

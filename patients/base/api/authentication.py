@@ -1,4 +1,5 @@
-"""Bearer tokens for integration clients; staff use the admin's session."""
+"""Bearer tokens for integration clients (their own tokens, or the access tokens issued to
+SMART backend clients: patients/base/smart/); staff use the admin's session."""
 
 from dataclasses import dataclass
 from functools import partial
@@ -12,6 +13,8 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.exceptions import AuthenticationFailed
 
 from patients.models import LAST_USED_PRECISION, ApiClient
+
+from ..smart import access as smart_access
 
 
 @dataclass(frozen=True)
@@ -40,12 +43,16 @@ class ApiClientTokenAuthentication(BaseAuthentication):
             token = parts[1].decode("ascii")
         except UnicodeDecodeError:
             raise AuthenticationFailed("Invalid token.") from None
-        client = ApiClient.authenticate(token)
+        client = ApiClient.authenticate(token) or smart_access.client_for(token)
         if client is None:
             raise AuthenticationFailed("Invalid, expired or revoked token.")
         self._record_use(client)
-        # Every change this request makes is audited as made by this client.
-        pghistory.context(api_client=client.pk, clinic=client.clinic.slug)
+        # Every change this request makes is audited as made by this client (and, for a
+        # SMART access token, by which SMART client).
+        context = {"api_client": client.pk, "clinic": client.clinic.slug}
+        if smart := smart_access.smart_use(client):
+            context["smart_client"] = smart.client_id
+        pghistory.context(**context)
         return ClientPrincipal(client), client
 
     @staticmethod

@@ -5,6 +5,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from patients.models import ApiClient, Scope
 
+from ..smart.access import smart_use
 from .scoping import readable_clinic_ids, writable_clinic_ids
 
 
@@ -28,8 +29,11 @@ class HasClinicAccess(BasePermission):
 
 class HasScope(BasePermission):
     """An integration client needs the scope of what it does: `read` for GET, `write`
-    for the rest, or the view's own `required_scope` (e.g. `fhir`). Staff sessions are
-    governed by their role instead."""
+    for the rest, or the view's own `required_scope` (e.g. `fhir`). A SMART access token
+    also needs a grant for the view's FHIR `resource_type` (`system/Patient.rs`), or for
+    every type (`system/*.rs`) where the view has none (the REST API, the transaction),
+    unless the view serves every token alike (`any_grant`: what the server can do).
+    Staff sessions are governed by their role instead."""
 
     message = "This client's token does not have the scope for this request."
 
@@ -37,6 +41,11 @@ class HasScope(BasePermission):
         client = request.auth if isinstance(request.auth, ApiClient) else None
         if client is None:
             return True
+        if (smart := smart_use(client)) is not None:
+            access = "read" if request.method in SAFE_METHODS else "write"
+            kind = getattr(view, "resource_type", None) or None
+            if not getattr(view, "any_grant", False) and not smart.grants.allows(kind, access):
+                return False
         needed = getattr(view, "required_scope", None)
         if needed is None:
             needed = Scope.READ if request.method in SAFE_METHODS else Scope.WRITE

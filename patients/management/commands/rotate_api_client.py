@@ -28,7 +28,9 @@ class Command(BaseCommand):
     def handle(self, slug, name, overlap_hours, **options):
         if not 0 <= overlap_hours <= 720:
             raise CommandError("--overlap-hours is between 0 and 720 (30 days).")
-        client = ApiClient.objects.filter(clinic__slug=slug, name=name).first()
+        client = ApiClient.objects.filter(
+            clinic__slug=slug, name=name, smart_client__isnull=True, cds_hooks_client__isnull=True
+        ).first()
         if client is None:
             raise CommandError(f"No client '{name}' in clinic '{slug}'.")
         if not client.is_active:

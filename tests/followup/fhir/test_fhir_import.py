@@ -293,3 +293,60 @@ def test_a_report_is_imported_with_its_exam(integration_a, record):
     report["identifier"] = [codes.accession_identifier("UNKNOWN")]
     issues = refused(integration_a, transaction(report))
     assert issues[0]["expression"] == ["Bundle.entry[0].resource.imagingStudy"]
+
+
+HOSPITAL = "urn:oid:1.2.250.1.71.4.2.7"
+
+
+def test_a_patient_is_matched_by_any_identifier_of_the_clinics_mrn_system(integration_a):
+    clinic = integration_a.clinic
+    clinic.mrn_system = HOSPITAL
+    clinic.save()
+    patient = Patient.objects.create(clinic=clinic, mrn="H-2", family_name="Roux")
+    PatientIdentifier.objects.create(patient=patient, system=HOSPITAL, value="H-1")
+    for value in ("H-2", "H-1"):  # the MRN, then an earlier one kept under that system
+        resource = {
+            "resourceType": "Patient",
+            "identifier": [{"system": HOSPITAL, "value": value}],
+            "name": [{"family": "Roux", "given": ["Léa"]}],
+        }
+        answer = imported(integration_a, transaction(resource))
+        assert answer["entry"][0]["response"]["location"] == f"Patient/{patient.pk}"
+    patient.refresh_from_db()
+    assert (patient.mrn, Patient.objects.count()) == ("H-2", 1)
+
+
+def test_a_study_with_its_uid_alone_is_imported_and_found_again(integration_a):
+    patient = Patient.objects.create(clinic=integration_a.clinic, mrn="U-1", family_name="Uid")
+    study = {
+        "resourceType": "ImagingStudy",
+        "status": "available",
+        "identifier": [{"system": "urn:dicom:uid", "value": "urn:oid:1.2.840.99999.7.7"}],
+        "modality": [{"system": "http://dicom.nema.org/resources/ontology/DCM", "code": "MR"}],
+        "subject": {"reference": f"Patient/{patient.pk}"},
+        "started": "2026-01-05T10:00:00+01:00",
+    }
+    imported(integration_a, transaction(study))
+    exam = ImagingExam.objects.get()
+    assert (exam.accession_number, exam.study_instance_uid) == ("", "1.2.840.99999.7.7")
+    again = imported(integration_a, transaction(study))
+    assert again["entry"][0]["response"]["status"] == "200 OK"
+    served = valid(fhir_get(integration_a, f"/fhir/r4/ImagingStudy/{exam.pk}"))
+    assert served["identifier"] == [study["identifier"][0]]
+    valid(fhir_get(integration_a, f"/fhir/r4/DiagnosticReport/{exam.pk}"))
+
+
+def test_the_mrn_system_of_a_clinic_is_a_url_or_an_oid(clinic_a):
+    from django.core.exceptions import ValidationError
+
+    for good in ("", HOSPITAL, "https://hospital.test/fhir/sid/mrn"):
+        clinic_a.mrn_system = good
+        clinic_a.full_clean()
+    for bad in ("urn:oid:1.2.x", "mrn", "ftp://x/y", "urn:isbn:123"):
+        clinic_a.mrn_system = bad
+        try:
+            clinic_a.full_clean()
+        except ValidationError as error:
+            assert "mrn_system" in error.message_dict, bad
+        else:
+            raise AssertionError(bad)

@@ -82,3 +82,41 @@ def test_search_query_count_does_not_grow_with_rows(
     many, many_rows = queries(integration_a, url)
     assert many_rows > few_rows >= 1
     assert many == few, f"{few} queries for {few_rows} rows, {many} for {many_rows}"
+
+
+PAGED = [(t, add_rows) for t, add_rows in SEARCHES] + [
+    ("DiagnosticReport?_include=DiagnosticReport:result", add_exams),
+    ("Observation?category=imaging,survey&date=ge2000-01-01", add_observations),
+]
+
+
+@pytest.mark.parametrize(("query", "add_rows"), PAGED, ids=[p[0] for p in PAGED])
+def test_every_page_costs_the_same_and_holds_new_rows_once(
+    integration_a, clinic_a, query, add_rows
+):
+    """Paging through every page sends each row exactly once, every page costing no more
+    queries than the first, itself the same for few rows as for many."""
+    patient = factories.patient(clinic_a)
+    add_rows(clinic_a, patient, 12)
+    path, _, extra = query.partition("?")
+    scope = "" if path == "Patient" else f"patient={patient.pk}&"
+    url = f"/fhir/r4/{path}?{scope}{extra}&_count=5"
+    every = {
+        (e["resource"]["resourceType"], e["resource"]["id"])
+        for e in integration_a.api.get(url.replace("_count=5", "_count=500")).json()["entry"]
+        if e["search"]["mode"] == "match"
+    }
+    seen, counts = [], []
+    while url:
+        with CaptureQueriesContext(connection) as captured:
+            bundle = integration_a.api.get(url).json()
+        counts.append(len(captured))
+        seen += [
+            (e["resource"]["resourceType"], e["resource"]["id"])
+            for e in bundle["entry"]
+            if e["search"]["mode"] == "match"
+        ]
+        url = next((link["url"] for link in bundle["link"] if link["relation"] == "next"), None)
+    assert len(seen) == len(set(seen)) == len(every) > 5
+    assert set(seen) == every
+    assert max(counts) == counts[0], counts

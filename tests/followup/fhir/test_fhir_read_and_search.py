@@ -190,8 +190,9 @@ def test_capability_statement(integration_a):
     CapabilityStatement.model_validate(statement)
     assert statement["fhirVersion"] == "4.0.1"
     rest = statement["rest"][0]
-    assert [r["type"] for r in rest["resource"]] == TYPES
-    for resource in rest["resource"]:
+    # Subscription and its topics (Basic): tests/followup/fhir/test_fhir_subscriptions.py
+    assert [r["type"] for r in rest["resource"]] == [*TYPES, "Subscription", "Basic"]
+    for resource in rest["resource"][: len(TYPES)]:
         assert {i["code"] for i in resource["interaction"]} == {"read", "search-type"}
     assert {"code": rest["interaction"][0]["code"]} == {"code": "transaction"}
 

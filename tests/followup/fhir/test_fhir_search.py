@@ -114,7 +114,8 @@ def test_flags_by_status(integration_a, record):
 
 def test_last_updated_finds_what_changed_since(integration_a, record):
     patient = record["patient"]
-    before = timezone.now() - timedelta(seconds=1)
+    # Since just before the record was written (the fixture can take seconds on a busy machine).
+    before = patient.created_at - timedelta(seconds=1)
     since = before.isoformat(timespec="seconds").replace("+", "%2B")
     for resource_type in ("Procedure", "ImagingStudy", "DiagnosticReport", "CarePlan", "Flag"):
         url = f"/fhir/r4/{resource_type}?patient={patient.pk}&_lastUpdated=gt{since}"
@@ -294,3 +295,21 @@ def test_flag_pages_hold_every_alert_once(integration_a, clinic_a):
     expected = {str(alert(surgery, subject=f"L{n}").pk) for n in range(7)}
     found = all_pages(integration_a, f"/fhir/r4/Flag?patient={patient.pk}&_count=3")
     assert sorted(r["id"] for r in found) == sorted(expected)
+
+
+def test_the_capability_statement_declares_exactly_the_searches_served(integration_a):
+    from followup.fhir import observation_search
+    from followup.fhir import search as fhir_search
+    from followup.fhir.urls import VIEWSETS
+
+    statement = valid(fhir_get(integration_a, "/fhir/r4/metadata"))
+    declared = {
+        r["type"]: {p["name"] for p in r.get("searchParam", [])}
+        | ({"_include"} if "searchInclude" in r else set())
+        for r in statement["rest"][0]["resource"]
+    }
+    served = {name: set(view.search_params) for name, view in VIEWSETS.items()}
+    served["Observation"] = set(observation_search.PARAMS)
+    internal = {"_cursor", "_format"}  # the next link's own, and JSON always
+    for name, params in served.items():
+        assert declared[name] == params | (fhir_search.COMMON - internal), name

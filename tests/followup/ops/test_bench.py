@@ -16,8 +16,9 @@ from patients.models import ApiClient, Patient
 # committed rows.
 pytestmark = pytest.mark.django_db(transaction=True)
 
-FIGURES = {"sweep", "ingest", "dicom", "timeline", "alerts_list", "checkpoints_list", "alerts_open",
-           "checkpoints_overdue", "digest"}  # fmt: skip
+FIGURES = {"sweep", "ingest", "dicom", "timeline", "alerts_list", "checkpoints_list",
+           "alerts_open", "checkpoints_overdue", "digest", "report",
+           "report_all_clinics"}  # fmt: skip
 
 
 def run_bench(out_dir, *args) -> tuple[dict, str]:

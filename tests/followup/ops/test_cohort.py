@@ -110,6 +110,9 @@ def test_the_counts_are_plausible(protocols):
     overdue = past.filter(satisfied_by__isnull=True)
     assert overdue.count() == past.exclude(overdue_since=None).count() == counts.alerts
     assert Alert.objects.filter(checkpoint__in=overdue).count() == counts.alerts
+    # The findings' alerts are the service's own evaluation of the films written.
+    assert counts.finding_alerts == Alert.objects.filter(checkpoint=None).count() > 0
+    assert Alert.objects.filter(code="screw_loosening").exists()
 
     # Findings at the generator's rates: loosening on ~6% of fusion films, no bridging
     # in ~10% of films past a year, a spacer moved in a few.

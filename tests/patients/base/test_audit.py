@@ -43,6 +43,7 @@ def test_a_change_in_the_admin_names_the_staff_member(staff_a):
             "transitional_variant": "",
             "lumbar_vertebrae": 5,
             "vertebral_numbering": "",
+            "followup_status": "active",
             **_empty_inlines(),
         },
     )

@@ -32,9 +32,9 @@ def seed_ct_coefficients(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('followup', '0018_idempotency_key_moves_to_patients'),
+        ('followup', '0021_outcome_standards'),
         ('imaging', '0004_exam_accession_or_study_uid'),
-        ('patients', '0010_clinic_mrn_system_assessment_updated_at'),
+        ('patients', '0013_patient_followup_status'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

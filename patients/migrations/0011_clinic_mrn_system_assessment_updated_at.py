@@ -11,7 +11,7 @@ import patients.models.tenancy
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('patients', '0009_apiclient_creator_expiry'),
+        ('patients', '0010_idempotency_key_moves_here'),
     ]
 
     operations = [

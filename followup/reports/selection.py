@@ -1,0 +1,100 @@
+"""What the outcomes report covers: the filters, the groups, the complications it counts,
+and the CTEs of the chosen surgeries every section's query starts from."""
+
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+
+from patients.models import PROCEDURE_FAMILY, Clinic, ProcedureFamily
+
+from ..models.alerts import AlertCode
+
+GROUP_BY = {  # the dimension's SQL over the `cohort` CTE's columns (never from the caller)
+    "none": "''",
+    "surgeon": "c.surgeon",
+    "procedure": "c.procedure",
+    "levels": "c.n_levels::text",
+}
+FUSIONS = sorted(p for p, family in PROCEDURE_FAMILY.items() if family == ProcedureFamily.FUSION)
+MEASURES = ("nrs_back", "nrs_leg", "odi")
+
+# Complications seen on imaging: the alerts the findings rules raise for them (CLINICAL_RULES
+# §4). An alert resolved automatically had its cause withdrawn (the exam corrected or
+# deleted): it does not count; one resolved by a person does.
+COMPLICATIONS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "loosening": ("Screw loosening", (AlertCode.SCREW_LOOSENING,)),
+    "migration": ("Spacer migration", (AlertCode.SPACER_MIGRATION,)),
+    "infection": ("Infection", (AlertCode.PERISCREW_INFECTION, AlertCode.ABSCESS)),
+    "hardware_fracture": ("Hardware fracture", (AlertCode.HARDWARE_FRACTURE,)),
+    "new_fracture": ("New fracture", (AlertCode.NEW_FRACTURE,)),
+    "adjacent_segment": ("Adjacent segment degeneration", (AlertCode.ADJACENT_SEGMENT,)),
+}
+
+
+@dataclass(frozen=True)
+class Filters:
+    surgeon: str | None = None
+    procedure: str | None = None
+    levels: int | None = None
+    performed_from: date | None = None  # the surgery's day on the clinic's calendar
+    performed_to: date | None = None  # inclusive
+    time_point: str | None = None  # a checkpoint code or a PROM time point code
+    group_by: str = "none"
+    min_group: int | None = None  # may raise the clinic's minimum, never lower it
+
+    def as_dict(self) -> dict:
+        return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(self).items()}
+
+
+@dataclass
+class Query:
+    """The CTEs every section starts from, with their parameters."""
+
+    clinic: Clinic
+    filters: Filters
+    now: datetime
+    params: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        f = self.filters
+        self.params.update(clinic=self.clinic.pk, tz=self.clinic.timezone, now=self.now)
+        where = ["TRUE"]
+        for name, clause in (
+            ("surgeon", "e.surgeon = %(surgeon)s"),
+            ("procedure", "e.procedure = %(procedure)s"),
+            ("levels", "e.n_levels = %(levels)s"),
+            ("performed_from", "e.day >= %(performed_from)s"),
+            ("performed_to", "e.day <= %(performed_to)s"),
+        ):
+            if getattr(f, name) is not None:
+                where.append(clause)
+                self.params[name] = getattr(f, name)
+        self.where = " AND ".join(where)
+        self.dimension = GROUP_BY[f.group_by]
+
+    def cte(self, *, procedure_levels: bool = False) -> str:
+        columns = "c.id, c.patient_id, c.procedure, c.surgeon, c.performed_at, c.n_levels, c.day"
+        scopes = [f"SELECT {columns}, 'all' AS scope, '' AS grp FROM cohort c"]
+        if self.filters.group_by != "none":
+            scopes.append(f"SELECT {columns}, 'group', {self.dimension} FROM cohort c")
+        if procedure_levels:
+            scopes.append(
+                f"SELECT {columns}, 'procedure_levels', c.procedure || ' / ' || c.n_levels "
+                "FROM cohort c WHERE c.procedure = ANY(%(fusions)s)"
+            )
+        return f"""
+        WITH every AS (
+            SELECT s.id, s.patient_id, s.procedure, s.surgeon, s.performed_at,
+                   cardinality(s.levels) AS n_levels,
+                   (s.performed_at AT TIME ZONE %(tz)s)::date AS day,
+                   lead(s.performed_at) OVER (
+                       PARTITION BY s.patient_id ORDER BY s.performed_at, s.id
+                   ) AS next_at
+            FROM patients_surgery s
+            WHERE s.clinic_id = %(clinic)s
+        ),
+        cohort AS (
+            SELECT e.* FROM every e WHERE {self.where} AND e.performed_at <= %(now)s
+        ),
+        scoped AS (
+            {" UNION ALL ".join(scopes)}
+        )"""
