@@ -3,9 +3,10 @@ asks it over DICOMweb QIDO-RS for the studies of each followed patient since the
 finished run, and records those no association brought (done at another site, or sent
 while the feed was down).
 
-Which patients: those of the clinics that have a DICOM source (they are connected to this
-PACS), by MRN (PatientID). A study already an exam of the clinic (by Study Instance UID,
-or by accession number on an exam without one) is left untouched; a new one is recorded
+Which patients: those whose follow-up goes on (status active), of the clinics that have
+a DICOM source (they are connected to this PACS), by MRN (PatientID). A study already an
+exam of the clinic (by Study Instance UID, or by accession number on an exam without one)
+is left untouched; a new one is recorded
 once through the same `storing.Writer` as the listener, as "PACS sync". A run that fails
 (the PACS unreachable, an error answer) is recorded as failed, and the next run asks again
 from the same day, so nothing is skipped.
@@ -22,7 +23,7 @@ from django.utils import timezone
 from pydicom import Dataset
 
 from followup.models import DicomSource, PacsSyncRun, PacsSyncStatus
-from patients.models import Patient
+from patients.models import FollowupStatus, Patient
 
 from .headers import MODALITIES, RANK, Unreadable, read_study
 from .storing import Outcome, Writer
@@ -59,8 +60,11 @@ def since(now: datetime):
 
 
 def followed_patients():
+    """The patients whose follow-up goes on, of the clinics connected to the PACS."""
     clinics = DicomSource.objects.values("clinic_id")
-    return Patient.objects.filter(clinic_id__in=clinics).order_by("clinic_id", "pk")
+    return Patient.objects.filter(
+        clinic_id__in=clinics, followup_status=FollowupStatus.ACTIVE
+    ).order_by("clinic_id", "pk")
 
 
 def run(

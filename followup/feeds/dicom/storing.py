@@ -25,6 +25,7 @@ from django.db.models.functions import Greatest
 from rest_framework import serializers
 
 from followup.models import DicomSource, DoseCoefficient, DoseReport, DroppedStudy
+from followup.pipeline import merging
 from imaging.api.serializers import ExamSerializer
 from imaging.models import ImagingExam
 from patients.locks import lock_patients
@@ -69,7 +70,8 @@ class Writer:
         return outcome
 
     def patient(self, mrn: str) -> Patient | None:
-        return Patient.objects.filter(clinic_id=self.clinic_id, mrn=mrn).first()
+        """The clinic's patient with this MRN, or the one it was merged into (HL7 A40)."""
+        return merging.resolve_mrn(self.clinic_id, mrn)
 
     def existing_exam(self, header: StudyHeader) -> ImagingExam | None:
         exams = ImagingExam.objects.filter(clinic_id=self.clinic_id)

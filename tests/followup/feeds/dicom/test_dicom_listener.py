@@ -230,3 +230,15 @@ def test_parallel_associations_beyond_the_limit_are_rejected_the_rest_served(
         assert send(own.port, [objects.image(late, "CT")]) == [0]  # room again
     finally:
         own.stop()
+
+
+def test_a_study_under_a_merged_mrn_goes_to_the_surviving_patient(listener, patient):
+    from followup.pipeline import merging
+
+    merged = factories.patient(patient.clinic, mrn="MRN-OLD")
+    merging.merge(patient, merged, timezone.now())
+    study = objects.Study("MRN-OLD", a_week_ago(), accession="A-11")
+
+    send(listener.port, [objects.image(study, "CT")])
+
+    assert ImagingExam.objects.get().patient == patient

@@ -111,3 +111,15 @@ def test_without_a_pacs_url_the_command_says_so_and_the_task_does_nothing(settin
         sync()
     assert pacs_sync() is None
     assert not PacsSyncRun.objects.exists()
+
+
+def test_a_patient_whose_follow_up_ended_is_not_asked_for(pacs, source, folder):
+    from patients.models import FollowupStatus
+
+    ended = factories.patient(source.clinic, mrn=f"E-{uuid.uuid4().hex[:8]}",
+                              followup_status=FollowupStatus.DECEASED)  # fmt: skip
+    study = objects.Study(ended.mrn, an_hour_ago(), accession="E-1")
+    pacs.upload(objects.write(objects.image(study, "CT"), folder))
+
+    assert "0 patients" in sync()
+    assert not ImagingExam.objects.exists()
