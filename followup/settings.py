@@ -304,10 +304,10 @@ WEBHOOK_TASK_BUDGET = env_int("WEBHOOK_TASK_BUDGET", 40)  # seconds
 WEBHOOK_BREAKER_THRESHOLD = env_int("WEBHOOK_BREAKER_THRESHOLD", 5)
 WEBHOOK_BREAKER_COOLDOWN = timedelta(minutes=env_int("WEBHOOK_BREAKER_COOLDOWN_MINUTES", 10))
 
-# The DICOM feed (followup/feeds/dicom; docs/operations.md, "DICOM"). The storage SCP
-# accepts this many associations at once (beyond: rejected as transient, the modality
-# tries again), offers this maximum PDU size (bytes; 0 is unlimited), and gives up on a
-# silent peer after DICOM_TIMEOUT seconds; on SIGTERM the associations under way get
+# The DICOM feed (followup/feeds/dicom; docs/operations.md, "Hospital feeds: DICOM").
+# The storage SCP accepts this many associations at once (beyond: rejected as transient,
+# the modality tries again), offers this maximum PDU size (bytes; 0 is unlimited), and
+# gives up on a silent peer after DICOM_TIMEOUT seconds; on SIGTERM the associations under way get
 # DICOM_SHUTDOWN_GRACE seconds to end. A connection that sends no association request
 # (a port probe) holds its place for DICOM_ACSE_TIMEOUT seconds: pynetdicom does not
 # notice a connection closed before the request.

@@ -158,7 +158,8 @@ class Command(BaseCommand):
         # Digests and urgent notices go to the local mail catcher of `make run` (Procfile).
         Subscription.objects.get_or_create(user=user, clinic=clinic)
         # dcmtk's storescu calls as STORESCU unless told otherwise: `make run`'s listener takes
-        # a demo patient's study from it as it is (docs/operations.md, "DICOM").
+        # a demo patient's study from it as it is (docs/operations.md, "Hospital feeds:
+        # DICOM").
         DicomSource.objects.get_or_create(
             ae_title="STORESCU", defaults={"clinic": clinic, "name": "dcmtk storescu (demo)"}
         )
