@@ -20,7 +20,7 @@ from patients.api.serializers import PatientSerializer
 from patients.base.api.fields import ClinicDateTimeField, in_clinic_zone
 from patients.models import FollowupStatus, Patient, PatientIdentifier
 
-from ..acting import FeedPrincipal, FeedRequest  # noqa: F401 (FeedPrincipal: named here before)
+from ..acting import FeedRequest
 from .reading import (
     REQUIRED,
     UNKNOWN_KEY,
