@@ -242,3 +242,21 @@ def test_a_study_under_a_merged_mrn_goes_to_the_surviving_patient(listener, pati
     send(listener.port, [objects.image(study, "CT")])
 
     assert ImagingExam.objects.get().patient == patient
+
+
+def test_the_listeners_log_names_no_patient_accession_or_uid(listener, patient):
+    study = objects.Study(patient.mrn, a_week_ago(), accession="SECRET-ACC-12")
+    future = objects.Study(patient.mrn, a_week_ago() + timedelta(days=30), accession="FUT-77")
+    stranger = objects.Study("STRANGER-MRN-5", a_week_ago(), accession="STR-ACC-9")
+    named = objects.image(study, "CT")
+    named.PatientName = "Zyxwv^Qutsr"
+
+    send(listener.port, [named, objects.image(future, "CT"), objects.image(stranger, "CT")])
+    send(listener.port, [objects.image(study, "CT")], calling="INTRUDER")
+    wait_for(lambda: "ended" in listener.output(), what="the association's log line")
+
+    logged = listener.output()
+    assert "DICOM association from CT1 ended" in logged  # the log is there, and read
+    for secret in (patient.mrn, "SECRET-ACC-12", "FUT-77", "STRANGER-MRN-5", "STR-ACC-9",
+                   "Zyxwv", study.uid, future.uid, stranger.uid):  # fmt: skip
+        assert secret not in logged, secret
