@@ -82,6 +82,6 @@ def beat_tick() -> None:
 def pacs_sync() -> dict | None:
     try:
         record = reconcile.run()
-    except reconcile.NotConfigured:
+    except (reconcile.NotConfigured, reconcile.AlreadyRunning):
         return None
     return {"status": record.status, "recorded": record.studies_recorded}

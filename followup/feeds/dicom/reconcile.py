@@ -14,11 +14,13 @@ from the same day, so nothing is skipped.
 
 import logging
 from collections.abc import Callable
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 import requests
 from dicomweb_client.api import DICOMwebClient
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 from pydicom import Dataset
 
@@ -37,8 +39,31 @@ FIELDS = ["StudyDate", "StudyTime", "AccessionNumber", "ModalitiesInStudy", "Pat
 OVERLAP = timedelta(days=1)
 
 
+# A PostgreSQL advisory lock: one run at a time, whichever process (the beat's task, a
+# command in a terminal) starts it.
+LOCK_KEY = 0x5041435353594E43  # "PACSSYNC"
+
+
 class NotConfigured(Exception):
     pass
+
+
+class AlreadyRunning(Exception):
+    pass
+
+
+@contextmanager
+def one_run_at_a_time():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [LOCK_KEY])
+        (locked,) = cursor.fetchone()
+    if not locked:
+        raise AlreadyRunning("Another PACS sync is under way.")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])
 
 
 def client() -> DICOMwebClient:
@@ -72,8 +97,12 @@ def run(
     now: datetime | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> PacsSyncRun:
-    now = now or timezone.now()
     pacs = pacs or client()
+    with one_run_at_a_time():
+        return _run(pacs, now or timezone.now(), progress)
+
+
+def _run(pacs: DICOMwebClient, now: datetime, progress) -> PacsSyncRun:
     record = PacsSyncRun.objects.create(started_at=now, since=since(now))
     patients = list(followed_patients().values_list("pk", "clinic_id", "mrn"))
     writers: dict[int, Writer] = {}

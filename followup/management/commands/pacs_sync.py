@@ -17,7 +17,7 @@ class Command(BaseCommand):
     def handle(self, **options):
         try:
             record = reconcile.run(progress=self._progress)
-        except reconcile.NotConfigured as error:
+        except (reconcile.NotConfigured, reconcile.AlreadyRunning) as error:
             raise CommandError(str(error)) from None
         self.stdout.write("")
         self.stdout.write(

@@ -123,3 +123,21 @@ def test_a_patient_whose_follow_up_ended_is_not_asked_for(pacs, source, folder):
 
     assert "0 patients" in sync()
     assert not ImagingExam.objects.exists()
+
+
+def test_one_run_at_a_time(pacs, source):
+    import psycopg
+
+    from followup.feeds.dicom.reconcile import LOCK_KEY
+    from followup.ops.serving import database_url
+
+    factories.patient(source.clinic)
+    with psycopg.connect(database_url(), autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s)", [LOCK_KEY])  # a run under way elsewhere
+
+        with pytest.raises(CommandError, match="under way"):
+            sync()
+        assert not PacsSyncRun.objects.exists()
+
+        other.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])
+    assert "1/1 patients" in sync()
