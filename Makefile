@@ -15,6 +15,10 @@ EMBEDDED := python -m followup.ops.embedded
 
 # The browser the browser tests use (see the rule that installs it, below `lint`).
 CHROMIUM := /usr/bin/chromium
+# The DICOM peers the DICOM feed's tests talk to (tests/followup/feeds/dicom): dcmtk's
+# storescu, and Orthanc with its DICOMweb plugin (see the rule below `lint`).
+STORESCU := /usr/bin/storescu
+ORTHANC_DICOMWEB := /usr/share/orthanc/plugins/libOrthancDicomWeb.so
 # What the outcomes report's PDF needs (WeasyPrint renders with Pango) and what its tests
 # read the PDF back with (pdftoppm, pdftotext): installed by the rule below `lint`.
 PDFTOOLS := /usr/bin/pdftoppm
@@ -69,7 +73,7 @@ run: venv
 # into the other tests. Then the long run of random patient histories (marker
 # invariants_long, left out of the others by pyproject's addopts; INVARIANTS_EXAMPLES
 # sets its count; docs/reliability.md says how long it takes).
-test: lint lock-check $(CHROMIUM) $(PDFTOOLS) $(AXE)
+test: lint lock-check $(CHROMIUM) $(PDFTOOLS) $(AXE) $(STORESCU) $(ORTHANC_DICOMWEB)
 	$(EMBEDDED) sh -c '\
 		python manage.py check && \
 		python manage.py makemigrations --check --dry-run && \
@@ -114,6 +118,27 @@ $(CHROMIUM):
 		echo "error: could not install Chromium; the browser tests need $(CHROMIUM)." \
 			"Run as root: apt-get update && apt-get install -y chromium" >&2; \
 		exit 1; }
+
+# The DICOM feed's tests send studies with dcmtk's storescu and reconcile against a real
+# Orthanc with its DICOMweb plugin, each started by the tests on free loopback ports with a
+# throwaway configuration. Installed once, when missing, like Chromium; the Debian package's
+# own Orthanc service is stopped (the tests never use it).
+$(STORESCU):
+	@echo "Installing dcmtk for the DICOM feed's tests (apt-get)"
+	@export DEBIAN_FRONTEND=noninteractive; \
+	{ apt-get update -qq && apt-get install -y -qq dcmtk; } || { \
+		echo "error: could not install dcmtk; the DICOM tests need $(STORESCU)." \
+			"Run as root: apt-get update && apt-get install -y dcmtk" >&2; \
+		exit 1; }
+
+$(ORTHANC_DICOMWEB):
+	@echo "Installing Orthanc and its DICOMweb plugin for the DICOM feed's tests (apt-get)"
+	@export DEBIAN_FRONTEND=noninteractive; \
+	{ apt-get update -qq && apt-get install -y -qq orthanc orthanc-dicomweb; } || { \
+		echo "error: could not install Orthanc; the DICOM tests need $(ORTHANC_DICOMWEB)." \
+			"Run as root: apt-get update && apt-get install -y orthanc orthanc-dicomweb" >&2; \
+		exit 1; }; \
+	if [ -x /etc/init.d/orthanc ]; then /etc/init.d/orthanc stop >/dev/null 2>&1 || true; fi
 
 # The outcomes PDF (WeasyPrint: Pango and its fonts) and its tests (poppler-utils).
 $(PDFTOOLS):

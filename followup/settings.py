@@ -318,6 +318,27 @@ WEBHOOK_TASK_BUDGET = env_int("WEBHOOK_TASK_BUDGET", 40)  # seconds
 WEBHOOK_BREAKER_THRESHOLD = env_int("WEBHOOK_BREAKER_THRESHOLD", 5)
 WEBHOOK_BREAKER_COOLDOWN = timedelta(minutes=env_int("WEBHOOK_BREAKER_COOLDOWN_MINUTES", 10))
 
+# The DICOM feed (followup/feeds/dicom; docs/operations.md, "Hospital feeds: DICOM").
+# The storage SCP accepts this many associations at once (beyond: rejected as transient,
+# the modality tries again), offers this maximum PDU size (bytes; 0 is unlimited), and
+# gives up on a silent peer after DICOM_TIMEOUT seconds; on SIGTERM the associations under way get
+# DICOM_SHUTDOWN_GRACE seconds to end. A connection that sends no association request
+# (a port probe) holds its place for DICOM_ACSE_TIMEOUT seconds: pynetdicom does not
+# notice a connection closed before the request.
+DICOM_MAX_ASSOCIATIONS = env_int("DICOM_MAX_ASSOCIATIONS", 10)
+DICOM_MAX_PDU_SIZE = env_int("DICOM_MAX_PDU_SIZE", 65536)
+DICOM_TIMEOUT = env_int("DICOM_TIMEOUT", 30)
+DICOM_ACSE_TIMEOUT = env_int("DICOM_ACSE_TIMEOUT", 5)
+DICOM_SHUTDOWN_GRACE = env_int("DICOM_SHUTDOWN_GRACE", 20)
+# The PACS asked each night for the studies no association brought (`manage.py pacs_sync`):
+# its DICOMweb base (QIDO-RS under it); empty, the reconciliation is off. Credentials by
+# environment only (HTTP basic). The first run asks this many days back.
+PACS_DICOMWEB_URL = env_str("PACS_DICOMWEB_URL", "").strip()
+PACS_DICOMWEB_USER = env_str("PACS_DICOMWEB_USER", "")
+PACS_DICOMWEB_PASSWORD = env_str("PACS_DICOMWEB_PASSWORD", "")
+PACS_SYNC_FIRST_DAYS = env_int("PACS_SYNC_FIRST_DAYS", 400)
+PACS_TIMEOUT = env_int("PACS_TIMEOUT", 30)  # seconds, per request
+
 # Celery: Redis is only a nudge; the database is the source of truth.
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
@@ -366,6 +387,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*"),
         "options": {"expires": 50},
     },
+    # Studies the PACS has and no association brought (followup/feeds/dicom/reconcile.py).
+    "pacs_sync": {
+        "task": "followup.tasks.pacs_sync",
+        "schedule": crontab(hour=2, minute=30),
+        "options": {"expires": 6 * 60 * 60},
+    },
     # FHIR subscriptions: notifications, and the heartbeats (periods of a minute or more).
     "fhir-subscriptions": {
         "task": "followup.tasks.deliver_fhir_subscriptions",
@@ -392,7 +419,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # pynetdicom logs datasets' contents (patients' names) at DEBUG: never below WARNING.
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "pynetdicom": {"level": "WARNING"},
+    },
 }
 
 # Audit: every insert, update and delete of a tracked model is recorded by a

@@ -11,6 +11,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from followup.delivery import mailing, subscriptions, webhooks
+from followup.feeds.dicom import reconcile
 from followup.fhir import notifications
 from followup.pipeline import refresh, sweep
 
@@ -84,3 +85,14 @@ def deliver_fhir_subscriptions() -> int:
 def beat_tick() -> None:
     """Sent by beat every minute: /healthz/deep tells how long ago one got through."""
     health.record_heartbeat(health.BEAT)
+
+
+# Nightly. Off (returns None) while PACS_DICOMWEB_URL is unset. A run that fails is
+# recorded, and the next one asks again from the same day.
+@shared_task(soft_time_limit=55 * MINUTE, time_limit=60 * MINUTE)
+def pacs_sync() -> dict | None:
+    try:
+        record = reconcile.run()
+    except (reconcile.NotConfigured, reconcile.AlreadyRunning):
+        return None
+    return {"status": record.status, "recorded": record.studies_recorded}

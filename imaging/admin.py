@@ -80,7 +80,8 @@ class ExamInline(ClinicScopedMixin, admin.TabularInline):
     """A patient's exams, read-only: exams are added on their own page, with their findings."""
 
     model = ImagingExam
-    fields = ["performed_at", "modality", "contrast", "accession_number", "surgery"]
+    fields = ["performed_at", "modality", "contrast", "accession_number", "effective_dose_msv",
+              "surgery"]  # fmt: skip
     readonly_fields = fields
     extra = 0
     show_change_link = True

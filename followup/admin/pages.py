@@ -2,6 +2,7 @@
 
 from . import (  # noqa: F401
     checkpoints_and_alerts,
+    dicom,
     feeds,
     integration,
     lockout,

@@ -8,7 +8,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from followup.delivery import digest
@@ -76,10 +76,12 @@ class ClinicAdmin(tenancy.ClinicAdmin):
 class PatientAdmin(records.PatientAdmin):
     """A patient, with their follow-up's picture and their exams."""
 
-    readonly_fields = ["follow_up_picture", *records.PatientAdmin.readonly_fields]
+    readonly_fields = ["follow_up_picture", "radiation_dose",
+                       *records.PatientAdmin.readonly_fields]  # fmt: skip
     fieldsets = [
         records.PatientAdmin.fieldsets[0],
         ("Follow-up", {"fields": ["follow_up_picture"]}),
+        ("Radiation dose", {"fields": ["radiation_dose"]}),
         *records.PatientAdmin.fieldsets[1:],
     ]
     inlines = [*records.PatientAdmin.inlines]
@@ -88,6 +90,31 @@ class PatientAdmin(records.PatientAdmin):
     @admin.display(description="Timeline")
     def follow_up_picture(self, obj: Patient) -> str:
         return pictures(obj) if obj.pk else ""
+
+    @admin.display(description="Effective dose")
+    def radiation_dose(self, obj: Patient) -> str:
+        """Each exam's dose and the rolling total over the dose window, as the
+        cumulative_dose rule sums it; the total now against the clinic's threshold."""
+        if not obj.pk:
+            return ""
+        now = timezone.now()
+        exams = [e for e in timeline.build(obj, now) if e.type == "exam"]
+        summary = timeline.dose(obj, exams, now)
+        rows = format_html_join(
+            "", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            ((f"{timezone.localtime(e.at, obj.clinic.zone):%Y-%m-%d %H:%M}", e.data["modality"],
+              e.data["accession_number"], e.data["effective_dose_msv"] or "-",
+              e.data["dose_window_msv"]) for e in reversed(exams)),
+        )  # fmt: skip
+        flag = " (above the threshold)" if summary["above_threshold"] else ""
+        return format_html(
+            "<p><strong>{} mSv</strong> over the last {} days; threshold {} mSv{}.</p>"
+            "<table><thead><tr><th>Exam</th><th>Modality</th><th>Accession</th>"
+            "<th>Dose (mSv)</th><th>{}-day total at the exam (mSv)</th></tr></thead>"
+            "<tbody>{}</tbody></table>",
+            summary["total_msv"], summary["window_days"], summary["threshold_msv"], flag,
+            summary["window_days"], rows,
+        )  # fmt: skip
 
 
 class SurgeryAdmin(records.SurgeryAdmin):

@@ -32,7 +32,7 @@ from followup.models import (
 )
 from followup.models.alerts import SEVERITY_ORDER
 from followup.pipeline import alerts_lifecycle, waivers
-from followup.reads import charts
+from followup.reads import charts, dose
 from followup.rules.recurrence import RecurrenceLimits
 from patients.access import access_of
 from patients.base.admin.scoping import AuditedAutocompleteJsonView, audit_when_rendered
@@ -326,4 +326,14 @@ def dashboard(clinic: Clinic) -> dict:
         "median_days_to_acknowledge": median["days"],
         # PROM capture per time point, over the windows closed (not-applicable ones out).
         "prom_capture": capture,
+        **_dose_chart(clinic, now),
     }  # fmt: skip
+
+
+def _dose_chart(clinic: Clinic, now) -> dict:
+    window, bands = dose.distribution(clinic.pk, now)
+    title = (f"Patients by effective dose over the last {window.days} days "
+             f"(threshold {window.threshold_msv:g} mSv)")  # fmt: skip
+    rows = [(label, [n]) for label, n in bands] if any(n for _, n in bands) else []
+    chart = charts.stacked_bars(title, rows, [("patients", "#6c8ebf")])
+    return {"dose_chart": mark_safe(chart)}  # built from escaped parts by reads/charts.py

@@ -198,6 +198,13 @@ class TimelineEntrySerializer(serializers.Serializer):
         }
 
 
+class DoseSummarySerializer(serializers.Serializer):
+    window_days = serializers.IntegerField()
+    total_msv = serializers.DecimalField(max_digits=9, decimal_places=3, coerce_to_string=True)
+    threshold_msv = serializers.DecimalField(max_digits=9, decimal_places=2, coerce_to_string=True)
+    above_threshold = serializers.BooleanField()
+
+
 class TimelineSerializer(serializers.Serializer):
     patient = serializers.IntegerField()
     mrn = serializers.CharField()
@@ -208,4 +215,9 @@ class TimelineSerializer(serializers.Serializer):
         help_text="5, or 6 for a lumbarisation: the only case where L6 is a level."
     )
     vertebral_numbering = serializers.CharField()
+    dose = DoseSummarySerializer(
+        help_text="Effective dose (mSv) over the dose window ending now, against the clinic's "
+        "cumulative_dose threshold; each exam entry has its own dose and the window's total "
+        "at its time."
+    )
     entries = TimelineEntrySerializer(many=True)

@@ -48,6 +48,8 @@ class PatientTimelineViewSet(ClinicScopedViewSet):
     @extend_schema(responses=TimelineSerializer, filters=False)
     def retrieve(self, request, pk=None):
         patient = self.get_object()
+        now = timezone.now()
+        entries = timeline.build(patient, now)
         return Response(
             TimelineSerializer(
                 {
@@ -56,7 +58,8 @@ class PatientTimelineViewSet(ClinicScopedViewSet):
                     "transitional_variant": patient.transitional_variant,
                     "lumbar_vertebrae": patient.lumbar_vertebrae,
                     "vertebral_numbering": patient.vertebral_numbering,
-                    "entries": timeline.build(patient, timezone.now()),
+                    "dose": timeline.dose(patient, entries, now),
+                    "entries": entries,
                 }
             ).data
         )

@@ -1,8 +1,19 @@
 """The follow-up's models, one module per concept: alerts, checkpoints, protocols,
-thresholds, surgery plans, notifications, webhooks, FHIR subscriptions, hospital feeds."""
+thresholds, surgery plans, notifications, webhooks, FHIR subscriptions, hospital feeds
+(HL7, DICOM)."""
 
 from .alerts import Alert, AlertStatus, Severity
 from .checkpoints import Checkpoint, CheckpointKind, CheckpointStatus
+from .dicom import (
+    BodyRegion,
+    DicomSource,
+    DoseCoefficient,
+    DoseKind,
+    DoseReport,
+    DroppedStudy,
+    PacsSyncRun,
+    PacsSyncStatus,
+)
 from .feeds import FeedSilence, Hl7Message, Hl7Source, Hl7Status
 from .fhir_subscriptions import FhirSubscription, FhirSubscriptionStatus, FhirTopic, PayloadContent
 from .instruments import AssessmentField, Instrument
@@ -18,10 +29,16 @@ __all__ = [
     "Alert",
     "AlertStatus",
     "AssessmentField",
+    "BodyRegion",
     "Checkpoint",
     "CheckpointDefinition",
     "CheckpointKind",
     "CheckpointStatus",
+    "DicomSource",
+    "DoseCoefficient",
+    "DoseKind",
+    "DoseReport",
+    "DroppedStudy",
     "Email",
     "EmailKind",
     "EmailStatus",
@@ -34,6 +51,8 @@ __all__ = [
     "Hl7Status",
     "Instrument",
     "OutcomeStandards",
+    "PacsSyncRun",
+    "PacsSyncStatus",
     "PayloadContent",
     "PromInvitation",
     "PromLink",

@@ -33,22 +33,32 @@ from rest_framework.test import APIClient
 
 from followup import tasks
 from followup.delivery import mailing
-from followup.models import Alert, AlertStatus, Checkpoint, Subscription, SurgeryPlan
+from followup.feeds.dicom.listener import Listener
+from followup.models import (
+    Alert,
+    AlertStatus,
+    Checkpoint,
+    DicomSource,
+    Subscription,
+    SurgeryPlan,
+)
 from followup.models.checkpoints import PENDING
 from followup.pipeline import refresh, sweep
 from followup.reports import outcomes, selection
 from imaging.models import Finding, ImagingExam
 from patients.models import ApiClient, Clinic, Membership, Patient, Surgery
 
+from . import bench_dicom as dicom_bench
 from . import bench_hl7, serving
 from . import bench_measure as measure
 from .bench_report import TARGETS
 from .cohort import SEED, TODAY, cohort_clinics
 
-FIGURES = ("sweep", "ingest", "read", "digest", "report", "hl7")
+FIGURES = ("sweep", "ingest", "dicom", "read", "digest", "report", "hl7")
 TIMELINE_EXAMS = 300
 EXAMS_PER_PATIENT = 5  # a bulk ingest is a backlog: a few exams for each patient
 CLIENT_NAME = "benchmark"
+DICOM_AE, DICOM_PREFIX = "BENCH-SCU", "BENCH-DICOM-"
 
 
 # --- The benchmark ----------------------------------------------------------------------
@@ -327,6 +337,56 @@ class Bench:
                     f"VALUES {values}",
                     [value for row in findings for value in row],
                 )
+
+    # --- dicom ------------------------------------------------------------------------
+
+    def bench_dicom(self, token: str) -> None:
+        """Studies stored through the storage SCP (`dicom.Listener` on loopback, fed by
+        pynetdicom's SCU, one association per run): each study two image headers and its
+        CT dose report, for the clinic's patients; beside the bulk ingest's floor (the
+        same number of exam rows inserted by hand-written SQL). The listener's threads
+        commit: what a run wrote is deleted after it, and the stale marks it set cleared."""
+        records = self._exam_records()[: self.ingest_exams]
+        mrns = dict(Patient.objects.filter(pk__in={r["patient"] for r in records})
+                    .values_list("pk", "mrn"))  # fmt: skip
+        when = timezone.localtime(timezone.now() - timedelta(days=1), self.clinic.zone)
+        studies = [dicom_bench.study(mrns[r["patient"]], when, f"{DICOM_PREFIX}{n:06d}")
+                   for n, r in enumerate(records)]  # fmt: skip
+        stale_before = set(SurgeryPlan.objects.filter(stale_since__isnull=False)
+                           .values_list("pk", flat=True))  # fmt: skip
+        source = DicomSource.objects.create(clinic=self.clinic, ae_title=DICOM_AE)
+        listener = Listener("BENCH", "127.0.0.1", dicom_bench.free_port())
+        listener.start()
+        rates, floors, stored = [], [], 0
+        try:
+            for _ in range(self.repeat):
+                seconds, statuses = measure.timed(
+                    partial(dicom_bench.send, listener.port, DICOM_AE, "BENCH", studies)
+                )
+                if any(statuses):
+                    raise RuntimeError(f"The listener refused instances: {set(statuses)}")
+                stored = ImagingExam.objects.filter(
+                    clinic=self.clinic, accession_number__startswith=DICOM_PREFIX
+                ).count()
+                rates.append(len(studies) / seconds)
+                self._forget_dicom(stale_before)
+                with measure.rolled_back():
+                    seconds, _ = measure.timed(lambda: self._ingest_floor(records))
+                    floors.append(len(records) / seconds)
+        finally:
+            listener.stop(grace=5)
+            self._forget_dicom(stale_before)
+            source.delete()
+        self.results["dicom"] = measure.figure(
+            "studies/s", rates, floors, slower_is="lower", studies=len(studies),
+            instances=3 * len(studies), stored=stored,
+        )  # fmt: skip
+
+    def _forget_dicom(self, stale_before: set[int]) -> None:
+        ImagingExam.objects.filter(accession_number__startswith=DICOM_PREFIX).delete()
+        SurgeryPlan.objects.filter(stale_since__isnull=False).exclude(pk__in=stale_before).update(
+            stale_since=None
+        )
 
     # --- reads ------------------------------------------------------------------------
 

@@ -11,6 +11,8 @@ TARGETS = {
     # HL7 v2 ORU^R01 over MLLP, an ACK per message, matching and rules included (issue 18).
     "hl7_sequential": {"min": 300.0},
     "hl7_8_connections": {"min": 1000.0},
+    # No target yet: the first measured figure sets it (docs/performance.md).
+    "dicom": {},
     "timeline": {"max": 50.0},
     "alerts_list": {"max": 50.0},
     "checkpoints_list": {"max": 50.0},
@@ -23,7 +25,7 @@ TARGETS = {
 }
 
 
-RATES = ("ingest", "hl7_sequential", "hl7_8_connections")  # exams/s: higher is better
+RATES = ("ingest", "dicom", "hl7_sequential", "hl7_8_connections")  # per second: higher is better
 
 
 # --- Reporting --------------------------------------------------------------------------
@@ -40,8 +42,10 @@ def verdict(name: str, result: dict) -> str:
 
 
 def target_text(name: str) -> str:
-    target, unit = TARGETS.get(name, {}), "exams/s" if name in RATES else (
-        "s" if name in ("sweep", "digest", "report", "report_all_clinics") else "ms")  # fmt: skip
+    target = TARGETS.get(name, {})
+    seconds = name in ("sweep", "digest", "report", "report_all_clinics")
+    unit = "studies/s" if name == "dicom" else "exams/s" if name in RATES else (
+        "s" if seconds else "ms")  # fmt: skip
     parts = []
     if "max" in target:
         parts.append(f"< {target['max']:g} {unit}")
@@ -53,8 +57,8 @@ def target_text(name: str) -> str:
 
 
 def _amount(value: float, unit: str) -> str:
-    if unit == "exams/s":
-        return f"{value:,.0f} exams/s"
+    if unit in ("exams/s", "studies/s"):
+        return f"{value:,.0f} {unit}"
     if unit == "s":
         return f"{value:.3f} s"
     return f"{value:.1f} ms"

@@ -6,10 +6,13 @@ Used by the API (`/api/v1/patients/{id}/timeline/`) and by the admin's picture.
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 
 from followup.models import Alert, Checkpoint
 from imaging.models import Finding, ImagingExam
 from patients.models import Assessment, ClinicalEvent, Patient, Surgery
+
+from .dose import DoseWindow
 
 API = "/api/v1"
 
@@ -54,13 +57,21 @@ def build(patient: Patient, now: datetime) -> list[Entry]:
         .values_list("exam_id", "code", "value", "level", "side")
     ):  # fmt: skip
         findings[exam_id].append({"code": code, "value": value, "level": level, "side": side})
-    for exam in ImagingExam.objects.filter(patient=patient).values(
-        "pk", "performed_at", "surgery_id", "modality", "contrast", "accession_number"
-    ):
+    exams = list(ImagingExam.objects.filter(patient=patient).values(
+        "pk", "performed_at", "surgery_id", "modality", "contrast", "accession_number",
+        "effective_dose_msv",
+    ))  # fmt: skip
+    window = DoseWindow.of_clinic(patient.clinic_id)
+    doses = [(exam["performed_at"], exam["effective_dose_msv"]) for exam in exams]
+    for exam in exams:
+        dose = exam["effective_dose_msv"]
         entries.append(Entry("exam", exam["performed_at"], exam["pk"],
                              f"{API}/exams/{exam['pk']}/", exam["surgery_id"], {
             "modality": exam["modality"], "contrast": exam["contrast"],
             "accession_number": exam["accession_number"], "findings": findings[exam["pk"]],
+            "effective_dose_msv": None if dose is None else str(dose),
+            # The rolling total over the dose window ending at this exam (the rule's sum).
+            "dose_window_msv": str(window.total(doses, exam["performed_at"])),
         }))  # fmt: skip
     for event in ClinicalEvent.objects.filter(patient=patient):
         entries.append(Entry("event", event.occurred_at, event.pk,
@@ -79,3 +90,13 @@ def build(patient: Patient, now: datetime) -> list[Entry]:
         }))  # fmt: skip
     entries.sort(key=lambda e: (e.at, ORDER[e.type], e.id))
     return entries
+
+
+def dose(patient: Patient, entries: list[Entry], now: datetime) -> dict:
+    """The rolling total of the exams' effective doses over the dose window ending now."""
+    doses = [
+        (e.at, Decimal(e.data["effective_dose_msv"]))
+        for e in entries
+        if e.type == "exam" and e.data["effective_dose_msv"] is not None
+    ]
+    return DoseWindow.of_clinic(patient.clinic_id).summary(doses, now)

@@ -15,6 +15,8 @@ def actor(context: dict | None, users: dict, clients: dict) -> str:
         return f"user {users.get(user_id, user_id)}"
     if client_id := context.get("api_client"):
         return f"API client {clients.get(client_id, client_id)}"
+    if feed := context.get("feed"):  # a hospital feed writing as its source
+        return str(feed)
     return "system"
 
 

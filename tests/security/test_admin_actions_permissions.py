@@ -11,7 +11,7 @@ import pytest
 from django.contrib import admin
 from django.test import Client, RequestFactory
 
-from followup.models import Alert, AlertStatus, Severity, WebhookEndpoint
+from followup.models import Alert, AlertStatus, DoseReport, Severity, WebhookEndpoint
 from followup.models.alerts import AlertCode
 from patients.models import ApiClient, CdsHooksClient, Membership, Role, SmartClient
 from tests import factories
@@ -21,6 +21,7 @@ MANAGERS_ONLY = {
     (ApiClient, "revoke"),
     (ApiClient, "rotate_tokens"),
     (WebhookEndpoint, "rotate_secrets"),
+    (DoseReport, "complete_missing_doses"),
     (SmartClient, "revoke"),
     (CdsHooksClient, "revoke"),
 }

@@ -16,11 +16,11 @@ from followup.pipeline import booking, merging
 from imaging.api.serializers import ExamSerializer
 from imaging.models import ImagingExam, Modality
 from imaging.vocabulary import VOCABULARY
-from patients.access import ClinicAccess
 from patients.api.serializers import PatientSerializer
 from patients.base.api.fields import ClinicDateTimeField, in_clinic_zone
 from patients.models import FollowupStatus, Patient, PatientIdentifier
 
+from ..acting import FeedRequest
 from .reading import (
     REQUIRED,
     UNKNOWN_KEY,
@@ -40,27 +40,6 @@ SEX = {"F": "female", "M": "male", "O": "other", "A": "other", "U": "unknown", "
 SIDES = {"L": "left", "R": "right", "B": "bilateral", "M": "midline"}
 TEXT_TYPES = {"TX", "FT"}
 BOOLEANS = {"Y": "true", "N": "false"}
-
-
-@dataclass(frozen=True)
-class FeedPrincipal:
-    """Stands in for `request.user`: the source is the actor of what it writes."""
-
-    actor_label: str
-    is_authenticated: bool = True
-    is_anonymous: bool = False
-    is_staff: bool = False
-    is_superuser: bool = False
-    pk: None = None
-
-
-class FeedRequest:
-    """What the serializers read of a request: the one clinic written to, and who."""
-
-    def __init__(self, clinic_id: int, actor: str):
-        self.user = FeedPrincipal(actor)
-        self.auth = None
-        self._clinic_access = ClinicAccess.single(clinic_id)
 
 
 @dataclass

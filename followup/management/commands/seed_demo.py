@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from followup.models import Subscription
+from followup.models import DicomSource, Subscription
 from imaging.models import Finding, ImagingExam
 from patients.models import ApiClient, Clinic, Membership, Patient, Role, Surgery
 
@@ -157,6 +157,12 @@ class Command(BaseCommand):
         Membership.objects.get_or_create(user=user, clinic=clinic, defaults={"role": Role.MANAGER})
         # Digests and urgent notices go to the local mail catcher of `make run` (Procfile).
         Subscription.objects.get_or_create(user=user, clinic=clinic)
+        # dcmtk's storescu calls as STORESCU unless told otherwise: `make run`'s listener takes
+        # a demo patient's study from it as it is (docs/operations.md, "Hospital feeds:
+        # DICOM").
+        DicomSource.objects.get_or_create(
+            ae_title="STORESCU", defaults={"clinic": clinic, "name": "dcmtk storescu (demo)"}
+        )
         now = timezone.now()
         for row in PATIENTS:
             self._patient(clinic, now, *row)

@@ -7,7 +7,15 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from followup.models import Alert, Checkpoint, Email, Hl7Message, Hl7Source
+from followup.models import (
+    Alert,
+    Checkpoint,
+    DicomSource,
+    Email,
+    Hl7Message,
+    Hl7Source,
+    SurgeryPlan,
+)
 from followup.ops import bench, cohort, serving
 from imaging.models import ImagingExam
 from patients.models import ApiClient, Patient
@@ -16,9 +24,9 @@ from patients.models import ApiClient, Patient
 # committed rows.
 pytestmark = pytest.mark.django_db(transaction=True)
 
-FIGURES = {"sweep", "ingest", "timeline", "alerts_list", "checkpoints_list", "alerts_open",
-           "checkpoints_overdue", "digest", "report", "report_all_clinics", "hl7_sequential",
-           "hl7_8_connections"}  # fmt: skip
+FIGURES = {"sweep", "ingest", "dicom", "timeline", "alerts_list", "checkpoints_list",
+           "alerts_open", "checkpoints_overdue", "digest", "report", "report_all_clinics",
+           "hl7_sequential", "hl7_8_connections"}  # fmt: skip
 
 
 def run_bench(out_dir, *args) -> tuple[dict, str]:
@@ -53,6 +61,8 @@ def test_the_figures_do_the_same_work_as_their_floors(protocols, tmp_path):
     assert sweep["alerts"] == sweep["floor_alerts"] == sweep["due"]
     ingest = figures["ingest"]
     assert ingest["exams"] == 20 and ingest["surgeries"] > 0
+    dicom = figures["dicom"]
+    assert dicom["studies"] == dicom["stored"] == 20 and dicom["instances"] == 60
     digest = figures["digest"]
     assert digest["emails"] == digest["floor_emails"] == digest["clinics"] == 1
     assert digest["open_alerts"] >= 300
@@ -83,12 +93,14 @@ def test_the_database_is_left_as_it_was_found(protocols, tmp_path):
     cohort.ensure_cohort(50)
     before = (Alert.objects.count(), Checkpoint.objects.count(), ImagingExam.objects.count())
 
-    run_bench(tmp_path, "--figures", "sweep,ingest,digest")
+    run_bench(tmp_path, "--figures", "sweep,ingest,dicom,digest")
 
     after = (Alert.objects.count(), Checkpoint.objects.count(), ImagingExam.objects.count())
     assert after == before  # every state change was rolled back
     assert not Email.objects.exists()
     assert not ApiClient.objects.exists()
+    assert not DicomSource.objects.exists()
+    assert not SurgeryPlan.objects.filter(stale_since__isnull=False).exists()
     assert not Patient.objects.filter(mrn__startswith="BENCH").exists()  # reads not run
 
 

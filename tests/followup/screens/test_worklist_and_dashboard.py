@@ -4,6 +4,7 @@ query counts of every admin page that lists things (the same for 1 row as for 50
 import re
 from collections.abc import Callable
 from datetime import timedelta
+from decimal import Decimal
 from itertools import count
 
 import pytest
@@ -14,6 +15,7 @@ from django.db import connection
 from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from followup.models import (
     Alert,
@@ -412,7 +414,7 @@ def test_the_dashboard_counts_checkpoint_outcomes_by_code(staff_a, clinic_histor
         {"code": "baseline_film", "on_time": 2, "late": 1, "missed": 1, "waived": 1},
         {"code": "bridging_film", "on_time": 0, "late": 1, "missed": 3, "waived": 0},
     ]
-    completion_chart, _ = charts_in(response.content.decode())
+    completion_chart, _, _ = charts_in(response.content.decode())
     assert bars(completion_chart) == COMPLETION
     assert completion_chart.find("{*}desc").text == (
         "baseline_film: 2 on time, 1 late, 1 missed, 1 waived; "
@@ -423,7 +425,7 @@ def test_the_dashboard_counts_checkpoint_outcomes_by_code(staff_a, clinic_histor
 def test_the_dashboard_counts_a_years_alerts_by_code_and_severity(staff_a, clinic_history):
     response = browser_for(staff_a).get(DASHBOARD)
 
-    _, alerts_chart = charts_in(response.content.decode())
+    _, alerts_chart, _ = charts_in(response.content.decode())
     assert bars(alerts_chart) == ALERTS_BY
     rows = [t.text for t in alerts_chart.iter(f"{NS}text")]
     assert "abscess" not in rows  # its only alert of clinic A is 400 days old
@@ -444,14 +446,33 @@ def test_the_dashboard_without_data_says_so(staff_a):
 
     html = response.content.decode()
     assert "no acknowledged alert yet" in html
-    assert [c.find("{*}desc").text for c in charts_in(html)] == ["No data.", "No data."]
+    assert [c.find("{*}desc").text for c in charts_in(html)] == ["No data."] * 3
+
+
+def test_the_dashboard_shows_the_patients_by_their_years_dose(staff_a, clinic_a):
+    now = timezone.now()
+    for doses in ([], ["0.5"], ["3", "4"], ["12"], ["15", "6"], ["30"]):
+        patient = factories.patient(clinic_a)
+        for n, dose in enumerate(doses):
+            factories.exam(patient, modality="CT", effective_dose_msv=Decimal(dose),
+                           performed_at=now - timedelta(days=10 + n))  # fmt: skip
+    old = factories.patient(clinic_a)  # a dose of 400 days ago is out of the window
+    factories.exam(old, modality="CT", effective_dose_msv=Decimal("50"),
+                   performed_at=now - timedelta(days=400))  # fmt: skip
+
+    _, _, dose_chart = charts_in(browser_for(staff_a).get(DASHBOARD).content.decode())
+
+    assert dose_chart.find("{*}desc").text == (
+        "none recorded: 2 patients; 0 to 1 mSv: 1 patients; 1 to 5 mSv: 0 patients; "
+        "5 to 10 mSv: 1 patients; 10 to 20 mSv: 1 patients; above 20 mSv: 2 patients"
+    )
 
 
 def test_the_charts_are_well_formed_accessible_svg(staff_a, clinic_history):
     html = browser_for(staff_a).get(DASHBOARD).content.decode()
 
     charts = charts_in(html)  # parse() fails on ill-formed XML
-    assert len(charts) == 2 == html.count('class="chart"')
+    assert len(charts) == 3 == html.count('class="chart"')
     for chart in charts:
         assert chart.get("role") == "img"
         assert chart.find("{*}title").text
@@ -545,7 +566,7 @@ def test_the_dashboard_reads_a_constant_number_of_queries(staff_a, staff_b):
     one, _ = queries(browser_for(staff_a), DASHBOARD)
     add(49)
     fifty, response = queries(browser_for(staff_a), DASHBOARD)
-    completion_chart, alerts_chart = charts_in(response.content.decode())
+    completion_chart, alerts_chart, _ = charts_in(response.content.decode())
     assert sum(bars(completion_chart).values()) == sum(bars(alerts_chart).values()) == 50
     assert fifty == one
 
