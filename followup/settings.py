@@ -13,10 +13,10 @@ from zoneinfo import available_timezones
 
 import dj_database_url
 import pghistory
-from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from .beat import BEAT_SCHEDULE
 from .env import env_bool, env_int, env_list, env_str, env_url, secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -318,27 +318,6 @@ WEBHOOK_TASK_BUDGET = env_int("WEBHOOK_TASK_BUDGET", 40)  # seconds
 WEBHOOK_BREAKER_THRESHOLD = env_int("WEBHOOK_BREAKER_THRESHOLD", 5)
 WEBHOOK_BREAKER_COOLDOWN = timedelta(minutes=env_int("WEBHOOK_BREAKER_COOLDOWN_MINUTES", 10))
 
-# The DICOM feed (followup/feeds/dicom; docs/operations.md, "Hospital feeds: DICOM").
-# The storage SCP accepts this many associations at once (beyond: rejected as transient,
-# the modality tries again), offers this maximum PDU size (bytes; 0 is unlimited), and
-# gives up on a silent peer after DICOM_TIMEOUT seconds; on SIGTERM the associations under way get
-# DICOM_SHUTDOWN_GRACE seconds to end. A connection that sends no association request
-# (a port probe) holds its place for DICOM_ACSE_TIMEOUT seconds: pynetdicom does not
-# notice a connection closed before the request.
-DICOM_MAX_ASSOCIATIONS = env_int("DICOM_MAX_ASSOCIATIONS", 10)
-DICOM_MAX_PDU_SIZE = env_int("DICOM_MAX_PDU_SIZE", 65536)
-DICOM_TIMEOUT = env_int("DICOM_TIMEOUT", 30)
-DICOM_ACSE_TIMEOUT = env_int("DICOM_ACSE_TIMEOUT", 5)
-DICOM_SHUTDOWN_GRACE = env_int("DICOM_SHUTDOWN_GRACE", 20)
-# The PACS asked each night for the studies no association brought (`manage.py pacs_sync`):
-# its DICOMweb base (QIDO-RS under it); empty, the reconciliation is off. Credentials by
-# environment only (HTTP basic). The first run asks this many days back.
-PACS_DICOMWEB_URL = env_str("PACS_DICOMWEB_URL", "").strip()
-PACS_DICOMWEB_USER = env_str("PACS_DICOMWEB_USER", "")
-PACS_DICOMWEB_PASSWORD = env_str("PACS_DICOMWEB_PASSWORD", "")
-PACS_SYNC_FIRST_DAYS = env_int("PACS_SYNC_FIRST_DAYS", 400)
-PACS_TIMEOUT = env_int("PACS_TIMEOUT", 30)  # seconds, per request
-
 # Celery: Redis is only a nudge; the database is the source of truth.
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
@@ -363,55 +342,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE = {
-    # Often enough to catch a 6-hour emergency work-up within minutes of its deadline.
-    "sweep": {
-        "task": "followup.tasks.run_sweep",
-        "schedule": crontab(minute="*/5"),
-        "options": {"expires": 4 * 60},
-    },
-    # Each clinic gets its digest at its own local hour: checked every 5 minutes.
-    "digests": {
-        "task": "followup.tasks.send_digests",
-        "schedule": crontab(minute="*/5"),
-        "options": {"expires": 4 * 60},
-    },
-    # Urgent alerts reach the staff within minutes; escalations after the clinic's delay.
-    "urgent": {
-        "task": "followup.tasks.notify_urgent",
-        "schedule": crontab(minute="*"),
-        "options": {"expires": 50},
-    },
-    "webhooks": {
-        "task": "followup.tasks.deliver_webhooks",
-        "schedule": crontab(minute="*"),
-        "options": {"expires": 50},
-    },
-    # Studies the PACS has and no association brought (followup/feeds/dicom/reconcile.py).
-    "pacs_sync": {
-        "task": "followup.tasks.pacs_sync",
-        "schedule": crontab(hour=2, minute=30),
-        "options": {"expires": 6 * 60 * 60},
-    },
-    # FHIR subscriptions: notifications, and the heartbeats (periods of a minute or more).
-    "fhir-subscriptions": {
-        "task": "followup.tasks.deliver_fhir_subscriptions",
-        "schedule": crontab(minute="*"),
-        "options": {"expires": 50},
-    },
-    # The patients' questionnaires: invitations when a PROM window opens, reminders.
-    "prom-invitations": {
-        "task": "followup.tasks.send_prom_invitations",
-        "schedule": crontab(minute="*/5"),
-        "options": {"expires": 4 * 60},
-    },
-    # Proves beat is alive and its messages get through (/healthz/deep).
-    "heartbeat": {
-        "task": "followup.tasks.beat_tick",
-        "schedule": crontab(minute="*"),
-        "options": {"expires": 50},
-    },
-}
+CELERY_BEAT_SCHEDULE = BEAT_SCHEDULE  # followup/beat.py
 
 LOGGING = {
     "version": 1,
@@ -441,33 +372,7 @@ PGHISTORY_ADMIN_CLASS = "patients.base.audit.AuditEventsAdmin"
 # or the admin) is kept this many days, then deleted by the sweep; 0 keeps it forever.
 # A year answers "who saw my record this year" and an annual access review
 # (docs/security.md); set more where a rule asks for longer (six years: 2190).
-READ_AUDIT_RETENTION_DAYS = env_int("READ_AUDIT_RETENTION_DAYS", 365)
-if READ_AUDIT_RETENTION_DAYS < 0:
-    raise ImproperlyConfigured("READ_AUDIT_RETENTION_DAYS must be 0 (keep) or more")
+READ_AUDIT_RETENTION_DAYS = env_int("READ_AUDIT_RETENTION_DAYS", 365, minimum=0)
 
-# Hospital feeds, HL7 v2 over MLLP (`manage.py hl7_listener`, docs/operations.md).
-# The received messages (raw text: PHI) are kept this many days, then deleted by the
-# sweep; 0 keeps them forever.
-HL7_RETENTION_DAYS = env_int("HL7_RETENTION_DAYS", 90)
-# The largest frame accepted (bytes); a larger one is answered AR and the connection closed.
-HL7_MAX_FRAME_BYTES = env_int("HL7_MAX_FRAME_BYTES", 2 * 1024 * 1024)
-# Connections served at once; one more is told so (an AR) and closed.
-HL7_MAX_CONNECTIONS = env_int("HL7_MAX_CONNECTIONS", 100)
-# A connection silent this long (seconds) is closed; a half-sent frame with it.
-HL7_IDLE_TIMEOUT = env_int("HL7_IDLE_TIMEOUT", 300)
-# A source silent this long (minutes) within the working hours of a working day, in its
-# clinic's time zone, raises a feed alert for the clinic's managers (worklist, e-mail);
-# its next message resolves it (docs/operations.md, "Feed monitoring").
-HL7_SILENCE_MINUTES = env_int("HL7_SILENCE_MINUTES", 120)
-# ISO weekdays (1 = Monday ... 7 = Sunday) and local hours [start, end) the feeds are
-# expected to be busy.
-FEED_WORKING_DAYS = [int(day) for day in env_list("FEED_WORKING_DAYS", ["1", "2", "3", "4", "5"])]
-FEED_WORKING_HOURS = tuple(int(h) for h in env_list("FEED_WORKING_HOURS", ["7", "19"]))
-if not FEED_WORKING_DAYS or not set(FEED_WORKING_DAYS) <= set(range(1, 8)):
-    raise ImproperlyConfigured("FEED_WORKING_DAYS: ISO weekdays, 1 (Monday) to 7, e.g. 1,2,3,4,5")
-if len(FEED_WORKING_HOURS) != 2 or not 0 <= FEED_WORKING_HOURS[0] < FEED_WORKING_HOURS[1] <= 24:
-    raise ImproperlyConfigured("FEED_WORKING_HOURS: two local hours, start,end, e.g. 7,19")
-for _name in ("HL7_RETENTION_DAYS", "HL7_MAX_FRAME_BYTES", "HL7_MAX_CONNECTIONS",
-              "HL7_IDLE_TIMEOUT", "HL7_SILENCE_MINUTES"):  # fmt: skip
-    if globals()[_name] < (0 if _name == "HL7_RETENTION_DAYS" else 1):
-        raise ImproperlyConfigured(f"{_name} must be a positive number")
+# The hospital feeds' settings (HL7 v2, DICOM, their monitoring): followup/feed_settings.py.
+from .feed_settings import *  # noqa: E402, F403

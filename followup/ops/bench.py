@@ -15,41 +15,30 @@ deleted at the end.
 
 import json
 import random
-import smtplib
 import statistics
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from email.message import EmailMessage
 from functools import partial
 
-from django.contrib.auth import get_user_model
 from django.db import connection, connections, transaction
-from django.test.utils import CaptureQueriesContext, override_settings
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from followup import tasks
-from followup.delivery import mailing
-from followup.feeds.dicom.listener import Listener
 from followup.models import (
-    Alert,
-    AlertStatus,
     Checkpoint,
-    DicomSource,
-    Subscription,
     SurgeryPlan,
 )
 from followup.models.checkpoints import PENDING
 from followup.pipeline import refresh, sweep
 from followup.reports import outcomes, selection
 from imaging.models import Finding, ImagingExam
-from patients.models import ApiClient, Clinic, Membership, Patient, Surgery
+from patients.models import ApiClient, Patient, Surgery
 
-from . import bench_dicom as dicom_bench
-from . import bench_hl7, serving
+from . import bench_dicom, bench_digest, bench_hl7, serving
 from . import bench_measure as measure
 from .bench_report import TARGETS
 from .cohort import SEED, TODAY, cohort_clinics
@@ -58,7 +47,6 @@ FIGURES = ("sweep", "ingest", "dicom", "read", "digest", "report", "hl7")
 TIMELINE_EXAMS = 300
 EXAMS_PER_PATIENT = 5  # a bulk ingest is a backlog: a few exams for each patient
 CLIENT_NAME = "benchmark"
-DICOM_AE, DICOM_PREFIX = "BENCH-SCU", "BENCH-DICOM-"
 
 
 # --- The benchmark ----------------------------------------------------------------------
@@ -188,7 +176,7 @@ class Bench:
         rates, floors, posts, refreshes, touched = [], [], [], [], 0
         for _ in range(self.repeat):
             with measure.rolled_back():
-                _refresh_all(theirs)
+                measure.refresh_all(theirs)
                 post, response = measure.timed(
                     lambda: api.post("/api/v1/exams/bulk/", {"records": records}, format="json")
                 )
@@ -200,7 +188,7 @@ class Bench:
                     .order_by("pk")
                     .values_list("pk", flat=True)
                 )
-                work, _ = measure.timed(partial(_refresh_all, stale))
+                work, _ = measure.timed(partial(measure.refresh_all, stale))
                 touched = len(stale)
                 posts.append(post)
                 refreshes.append(work)
@@ -217,74 +205,7 @@ class Bench:
     # --- hl7 --------------------------------------------------------------------------
 
     def bench_hl7(self, token: str) -> None:
-        """The ingest's exams as ORU^R01 messages to the real listener (followup/ops/
-        bench_hl7.py): one connection, each message's ACK before the next; then the same
-        over 8 connections; each followed by the refresh the workers would run. The floor
-        of both: the same exams through the bulk API (as the ingest figure)."""
-        records = self._exam_records()
-        patients = {record["patient"] for record in records}
-        theirs = list(
-            Surgery.objects.filter(patient_id__in=patients).order_by("pk").values_list(
-                "pk", flat=True
-            )
-        )  # fmt: skip
-        source = bench_hl7.source_for(self.clinic)
-        api = self._api(token)
-        rates = {1: [], 8: []}
-        floors, touched = [], 0
-        try:
-            with bench_hl7.Listener(workers=8) as listener:
-                for repetition in range(self.repeat):
-                    for connections in rates:
-                        # Committed by the listener: undone after, not rolled back.
-                        _refresh_all(theirs)
-                        alerts_before = Alert.objects.order_by("-pk").values_list(
-                            "pk", flat=True
-                        ).first() or 0  # fmt: skip
-                        framed = bench_hl7.messages(records, f"B{repetition}C{connections}")
-                        try:
-                            sent, codes = measure.timed(
-                                partial(bench_hl7.send_all, listener.port, framed, connections)
-                            )
-                            if set(codes) != {"AA"}:
-                                raise RuntimeError(f"HL7 messages refused: {sorted(set(codes))}")
-                            # AA is also a message with nothing to record: each made its exam.
-                            if bench_hl7.recorded(source) != len(records):
-                                raise RuntimeError("HL7 messages accepted without their exam.")
-                            stale = list(
-                                SurgeryPlan.objects.filter(stale_since__isnull=False)
-                                .order_by("pk")
-                                .values_list("pk", flat=True)
-                            )
-                            work, _ = measure.timed(partial(_refresh_all, stale))
-                            touched = len(stale)
-                            rates[connections].append(len(records) / (sent + work))
-                        finally:
-                            bench_hl7.undo(source, records, alerts_before)
-                            _refresh_all(theirs)
-                    with measure.rolled_back():
-                        _refresh_all(theirs)
-                        post, response = measure.timed(
-                            lambda: api.post(
-                                "/api/v1/exams/bulk/", {"records": records}, format="json"
-                            )
-                        )
-                        if response.status_code != 200 or response.json()["errors"]:
-                            raise RuntimeError(f"Bulk ingest refused: {response.status_code}")
-                        stale = list(
-                            SurgeryPlan.objects.filter(stale_since__isnull=False).values_list(
-                                "pk", flat=True
-                            )
-                        )
-                        work, _ = measure.timed(partial(_refresh_all, stale))
-                        floors.append(len(records) / (post + work))
-        finally:
-            source.delete()
-        for name, connections in (("hl7_sequential", 1), ("hl7_8_connections", 8)):
-            self.results[name] = measure.figure(
-                "exams/s", rates[connections], floors, slower_is="lower", exams=len(records),
-                connections=connections, surgeries=touched,
-            )  # fmt: skip
+        bench_hl7.measure_figures(self, token)  # followup/ops/bench_hl7.py
 
     def _exam_records(self) -> list[dict]:
         """New exams with findings for the clinic's patients, the same in every run."""
@@ -341,52 +262,7 @@ class Bench:
     # --- dicom ------------------------------------------------------------------------
 
     def bench_dicom(self, token: str) -> None:
-        """Studies stored through the storage SCP (`dicom.Listener` on loopback, fed by
-        pynetdicom's SCU, one association per run): each study two image headers and its
-        CT dose report, for the clinic's patients; beside the bulk ingest's floor (the
-        same number of exam rows inserted by hand-written SQL). The listener's threads
-        commit: what a run wrote is deleted after it, and the stale marks it set cleared."""
-        records = self._exam_records()[: self.ingest_exams]
-        mrns = dict(Patient.objects.filter(pk__in={r["patient"] for r in records})
-                    .values_list("pk", "mrn"))  # fmt: skip
-        when = timezone.localtime(timezone.now() - timedelta(days=1), self.clinic.zone)
-        studies = [dicom_bench.study(mrns[r["patient"]], when, f"{DICOM_PREFIX}{n:06d}")
-                   for n, r in enumerate(records)]  # fmt: skip
-        stale_before = set(SurgeryPlan.objects.filter(stale_since__isnull=False)
-                           .values_list("pk", flat=True))  # fmt: skip
-        source = DicomSource.objects.create(clinic=self.clinic, ae_title=DICOM_AE)
-        listener = Listener("BENCH", "127.0.0.1", dicom_bench.free_port())
-        listener.start()
-        rates, floors, stored = [], [], 0
-        try:
-            for _ in range(self.repeat):
-                seconds, statuses = measure.timed(
-                    partial(dicom_bench.send, listener.port, DICOM_AE, "BENCH", studies)
-                )
-                if any(statuses):
-                    raise RuntimeError(f"The listener refused instances: {set(statuses)}")
-                stored = ImagingExam.objects.filter(
-                    clinic=self.clinic, accession_number__startswith=DICOM_PREFIX
-                ).count()
-                rates.append(len(studies) / seconds)
-                self._forget_dicom(stale_before)
-                with measure.rolled_back():
-                    seconds, _ = measure.timed(lambda: self._ingest_floor(records))
-                    floors.append(len(records) / seconds)
-        finally:
-            listener.stop(grace=5)
-            self._forget_dicom(stale_before)
-            source.delete()
-        self.results["dicom"] = measure.figure(
-            "studies/s", rates, floors, slower_is="lower", studies=len(studies),
-            instances=3 * len(studies), stored=stored,
-        )  # fmt: skip
-
-    def _forget_dicom(self, stale_before: set[int]) -> None:
-        ImagingExam.objects.filter(accession_number__startswith=DICOM_PREFIX).delete()
-        SurgeryPlan.objects.filter(stale_since__isnull=False).exclude(pk__in=stale_before).update(
-            stale_since=None
-        )
+        bench_dicom.measure_figure(self, token)  # followup/ops/bench_dicom.py
 
     # --- reads ------------------------------------------------------------------------
 
@@ -488,68 +364,7 @@ class Bench:
             refresh.refresh(surgery.pk, self.now)
         return patient
 
-    # --- digest -----------------------------------------------------------------------
+    # --- digest (followup/ops/bench_digest.py) -----------------------------------------
 
     def bench_digest(self, token: str) -> None:
-        runs, floors, sent, floor_sent, alerts = [], [], 0, 0, 0
-        with measure.SmtpSink() as smtp, override_settings(MAILERS=smtp.mailers):
-            for _ in range(self.repeat):
-                with measure.rolled_back():
-                    alerts = self._digest_setup()
-                    seconds, sent = measure.timed(
-                        lambda: (mailing.queue_digests(self.now), mailing.deliver(self.now))[1]
-                    )
-                    runs.append(seconds)
-                with measure.rolled_back():
-                    self._digest_setup()
-                    seconds, floor_sent = measure.timed(lambda: self._digest_floor(smtp.port))
-                    floors.append(seconds)
-        self.results["digest"] = measure.figure(
-            "s", runs, floors, clinics=len(self.clinics), open_alerts=alerts, emails=sent,
-            floor_emails=floor_sent,
-        )  # fmt: skip
-
-    def _digest_setup(self) -> int:
-        """One subscriber per clinic, every digest hour come, and enough open alerts."""
-        Clinic.objects.filter(pk__in=[c.pk for c in self.clinics]).update(digest_hour=0)
-        User = get_user_model()
-        users = User.objects.bulk_create(
-            User(username=f"bench-digest-{c.pk}", email=f"digest-{c.pk}@bench.invalid",
-                 password="!", is_staff=True)
-            for c in self.clinics
-        )  # fmt: skip
-        Membership.objects.bulk_create(
-            Membership(user=u, clinic=c) for u, c in zip(users, self.clinics, strict=True)
-        )
-        Subscription.objects.bulk_create(
-            Subscription(user=u, clinic=c, digest=True, urgent=False)
-            for u, c in zip(users, self.clinics, strict=True)
-        )
-        open_alerts = Alert.objects.exclude(status=AlertStatus.RESOLVED).count()
-        if open_alerts < self.digest_alerts:
-            lacking = self.digest_alerts - open_alerts
-            clinics = [c.pk for c in self.clinics]
-            params = {"clinics": clinics, "now": self.now, "count": lacking}
-            measure.execute(measure.ADD_ALERTS, params)
-        return max(open_alerts, self.digest_alerts)
-
-    def _digest_floor(self, port: int) -> int:
-        with connection.cursor() as cursor:
-            cursor.execute(measure.DIGEST_FLOOR_READ)
-            digests = cursor.fetchall()
-        with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
-            for _clinic, _user, email, slug, alerts, overdue in digests:
-                message = EmailMessage()
-                message["Subject"] = f"[{slug}] Follow-up digest {self.today}"
-                message["From"], message["To"] = "followup@localhost", email
-                message.set_content(f"{alerts or ''}\n\n{overdue or ''}")
-                smtp.send_message(message)
-        measure.execute(measure.DIGEST_FLOOR_RECORD, {"day": self.today, "now": self.now})
-        return len(digests)
-
-
-def _refresh_all(surgery_ids: list[int]) -> None:
-    """What the workers do after a bulk ingest, here in this process: the refresh task
-    for each chunk of the surgeries marked stale."""
-    for start in range(0, len(surgery_ids), refresh.CHUNK):
-        tasks.refresh_surgeries(surgery_ids[start : start + refresh.CHUNK])
+        bench_digest.measure_figure(self)

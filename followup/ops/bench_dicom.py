@@ -2,14 +2,23 @@
 (TID 10011) per study, built with pydicom, sent with pynetdicom over one association."""
 
 import socket
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import partial
 
+from django.utils import timezone
 from pydicom import Dataset
 from pydicom.dataset import FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 from pynetdicom import AE
 from pynetdicom import sop_class as sop
+
+from followup.feeds.dicom.listener import Listener
+from followup.models import DicomSource, SurgeryPlan
+from imaging.models import ImagingExam
+from patients.models import Patient
+
+from . import bench_measure as measure
 
 
 def free_port() -> int:
@@ -90,3 +99,56 @@ def send(port: int, calling: str, called: str, studies: list[list[Dataset]]) -> 
         ]
     finally:
         assoc.release()
+
+
+DICOM_AE, DICOM_PREFIX = "BENCH-SCU", "BENCH-DICOM-"
+
+
+def measure_figure(bench, token: str) -> None:
+    """Studies stored through the storage SCP (`dicom.Listener` on loopback, fed by
+    pynetdicom's SCU, one association per run): each study two image headers and its
+    CT dose report, for the clinic's patients; beside the bulk ingest's floor (the
+    same number of exam rows inserted by hand-written SQL). The listener's threads
+    commit: what a run wrote is deleted after it, and the stale marks it set cleared."""
+    records = bench._exam_records()[: bench.ingest_exams]
+    mrns = dict(Patient.objects.filter(pk__in={r["patient"] for r in records})
+                .values_list("pk", "mrn"))  # fmt: skip
+    when = timezone.localtime(timezone.now() - timedelta(days=1), bench.clinic.zone)
+    studies = [study(mrns[r["patient"]], when, f"{DICOM_PREFIX}{n:06d}")
+               for n, r in enumerate(records)]  # fmt: skip
+    stale_before = set(SurgeryPlan.objects.filter(stale_since__isnull=False)
+                       .values_list("pk", flat=True))  # fmt: skip
+    source = DicomSource.objects.create(clinic=bench.clinic, ae_title=DICOM_AE)
+    listener = Listener("BENCH", "127.0.0.1", free_port())
+    listener.start()
+    rates, floors, stored = [], [], 0
+    try:
+        for _ in range(bench.repeat):
+            seconds, statuses = measure.timed(
+                partial(send, listener.port, DICOM_AE, "BENCH", studies)
+            )
+            if any(statuses):
+                raise RuntimeError(f"The listener refused instances: {set(statuses)}")
+            stored = ImagingExam.objects.filter(
+                clinic=bench.clinic, accession_number__startswith=DICOM_PREFIX
+            ).count()
+            rates.append(len(studies) / seconds)
+            forget(stale_before)
+            with measure.rolled_back():
+                seconds, _ = measure.timed(lambda: bench._ingest_floor(records))
+                floors.append(len(records) / seconds)
+    finally:
+        listener.stop(grace=5)
+        forget(stale_before)
+        source.delete()
+    bench.results["dicom"] = measure.figure(
+        "studies/s", rates, floors, slower_is="lower", studies=len(studies),
+        instances=3 * len(studies), stored=stored,
+    )  # fmt: skip
+
+
+def forget(stale_before: set[int]) -> None:
+    ImagingExam.objects.filter(accession_number__startswith=DICOM_PREFIX).delete()
+    SurgeryPlan.objects.filter(stale_since__isnull=False).exclude(pk__in=stale_before).update(
+        stale_since=None
+    )

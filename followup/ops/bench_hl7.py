@@ -19,13 +19,15 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from functools import partial
 
 from django.conf import settings
 
-from followup.models import Alert, Hl7Message, Hl7Source, Hl7Status
+from followup.models import Alert, Hl7Message, Hl7Source, Hl7Status, SurgeryPlan
 from imaging.models import ImagingExam
-from patients.models import Clinic, Patient
+from patients.models import Clinic, Patient, Surgery
 
+from . import bench_measure as measure
 from .serving import ROOT, database_url
 
 FACILITY = "BENCH-RIS"
@@ -170,3 +172,72 @@ def undo(source: Hl7Source, records: list[dict], alerts_before: int) -> None:
         clinic_id=source.clinic_id, accession_number__in=[r["accession_number"] for r in records]
     ).delete()
     Hl7Message.objects.filter(source=source).delete()
+
+
+def measure_figures(bench, token: str) -> None:
+    """The ingest's exams as ORU^R01 messages to the real listener (followup/ops/
+    py): one connection, each message's ACK before the next; then the same
+    over 8 connections; each followed by the refresh the workers would run. The floor
+    of both: the same exams through the bulk API (as the ingest figure)."""
+    records = bench._exam_records()
+    patients = {record["patient"] for record in records}
+    theirs = list(
+        Surgery.objects.filter(patient_id__in=patients).order_by("pk").values_list(
+            "pk", flat=True
+        )
+    )  # fmt: skip
+    source = source_for(bench.clinic)
+    api = bench._api(token)
+    rates = {1: [], 8: []}
+    floors, touched = [], 0
+    try:
+        with Listener(workers=8) as listener:
+            for repetition in range(bench.repeat):
+                for connections in rates:
+                    # Committed by the listener: undone after, not rolled back.
+                    measure.refresh_all(theirs)
+                    alerts_before = Alert.objects.order_by("-pk").values_list(
+                        "pk", flat=True
+                    ).first() or 0  # fmt: skip
+                    framed = messages(records, f"B{repetition}C{connections}")
+                    try:
+                        sent, codes = measure.timed(
+                            partial(send_all, listener.port, framed, connections)
+                        )
+                        if set(codes) != {"AA"}:
+                            raise RuntimeError(f"HL7 messages refused: {sorted(set(codes))}")
+                        # AA is also a message with nothing to record: each made its exam.
+                        if recorded(source) != len(records):
+                            raise RuntimeError("HL7 messages accepted without their exam.")
+                        stale = list(
+                            SurgeryPlan.objects.filter(stale_since__isnull=False)
+                            .order_by("pk")
+                            .values_list("pk", flat=True)
+                        )
+                        work, _ = measure.timed(partial(measure.refresh_all, stale))
+                        touched = len(stale)
+                        rates[connections].append(len(records) / (sent + work))
+                    finally:
+                        undo(source, records, alerts_before)
+                        measure.refresh_all(theirs)
+                with measure.rolled_back():
+                    measure.refresh_all(theirs)
+                    post, response = measure.timed(
+                        lambda: api.post("/api/v1/exams/bulk/", {"records": records}, format="json")
+                    )
+                    if response.status_code != 200 or response.json()["errors"]:
+                        raise RuntimeError(f"Bulk ingest refused: {response.status_code}")
+                    stale = list(
+                        SurgeryPlan.objects.filter(stale_since__isnull=False).values_list(
+                            "pk", flat=True
+                        )
+                    )
+                    work, _ = measure.timed(partial(measure.refresh_all, stale))
+                    floors.append(len(records) / (post + work))
+    finally:
+        source.delete()
+    for name, connections in (("hl7_sequential", 1), ("hl7_8_connections", 8)):
+        bench.results[name] = measure.figure(
+            "exams/s", rates[connections], floors, slower_is="lower", exams=len(records),
+            connections=connections, surgeries=touched,
+        )  # fmt: skip

@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 from django.db import connection, transaction
 
+from followup import tasks
+from followup.pipeline import refresh
 from patients.models import ProcedureFamily, Surgery
 
 SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
@@ -307,3 +309,10 @@ SELECT (SELECT json_agg(capture) FROM capture), (SELECT row_to_json(prom) FROM p
        (SELECT json_agg(complications) FROM complications),
        (SELECT median FROM acknowledged), (SELECT count(*) FROM s)
 """
+
+
+def refresh_all(surgery_ids: list[int]) -> None:
+    """What the workers do after a bulk ingest, here in this process: the refresh task
+    for each chunk of the surgeries marked stale."""
+    for start in range(0, len(surgery_ids), refresh.CHUNK):
+        tasks.refresh_surgeries(surgery_ids[start : start + refresh.CHUNK])

@@ -1,25 +1,21 @@
 """The patients app's models, one module per concept: tenancy (clinics, staff, API
 clients), smart (the parties that sign JWTs: SMART backend clients, CDS Hooks EHRs),
-records (patients, surgeries, events, assessments), reads (the read audit), idempotency
-(replayable POSTs).
+records (patients, surgeries), events (clinical events, assessments), reads (the read
+audit), idempotency (replayable POSTs).
 Every name is re-exported here: `from patients.models import X` is the way in."""
 
+from .events import Assessment, ClinicalEvent, EventCode, EventSource, PatientRecord
 from .idempotency import IdempotencyKey
 from .reads import RecordRead
 from .records import (
     PROCEDURE_FAMILY,
     Approach,
-    Assessment,
-    ClinicalEvent,
-    EventCode,
-    EventSource,
     FollowupStatus,
     Hardware,
     Language,
     LumbarVertebrae,
     Patient,
     PatientIdentifier,
-    PatientRecord,
     Procedure,
     ProcedureFamily,
     Sex,
