@@ -198,7 +198,9 @@ class Generator(ImagingHistory):
                     checkpoint.satisfied_by_id = exam.pk
                     checkpoint.late = exam.performed_at >= checkpoint.due_at
                 elif (
-                    checkpoint.kind != CheckpointKind.MILESTONE
+                    # What the sweep owes an alert (followup.models.checkpoints.PENDING).
+                    checkpoint.required
+                    and checkpoint.kind not in (CheckpointKind.MILESTONE, CheckpointKind.PROM)
                     and checkpoint.overdue_at <= self.now
                 ):
                     checkpoint.overdue_since = checkpoint.overdue_at  # swept already

@@ -95,16 +95,16 @@ def _capture_rows(query: Query) -> list[dict]:
     yet due."""
     time_point = "AND k.code = %(time_point)s" if query.filters.time_point else ""
     params = {**query.params, "time_point": query.filters.time_point}
-    unmet = "k.waived_at IS NULL AND k.satisfied_by_id IS NULL"
+    # Met: by an exam, or a PROM by the patient's answers (followup/models/checkpoints.py).
+    met = "(k.satisfied_by_id IS NOT NULL OR k.answered_by_id IS NOT NULL)"
+    unmet = f"k.waived_at IS NULL AND NOT {met}"
     return _fetch(
         query.cte()
         + f"""
         SELECT s.scope, s.grp AS "group", k.kind, k.code, min(k.label) AS label,
                min((k.opens_at AT TIME ZONE %(tz)s)::date - s.day) AS day,
-               count(*) FILTER (WHERE k.waived_at IS NULL AND k.satisfied_by_id IS NOT NULL
-                                AND NOT k.late) AS on_time,
-               count(*) FILTER (WHERE k.waived_at IS NULL AND k.satisfied_by_id IS NOT NULL
-                                AND k.late) AS late,
+               count(*) FILTER (WHERE k.waived_at IS NULL AND {met} AND NOT k.late) AS on_time,
+               count(*) FILTER (WHERE k.waived_at IS NULL AND {met} AND k.late) AS late,
                count(*) FILTER (WHERE {unmet} AND k.required
                                 AND k.overdue_at <= %(now)s) AS missed,
                count(*) FILTER (WHERE k.waived_at IS NOT NULL OR ({unmet} AND NOT k.required

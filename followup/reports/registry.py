@@ -117,7 +117,8 @@ _CHECKPOINTS = (
     FROM cohort c
     JOIN patients_surgery s ON s.id = c.id
     JOIN patients_patient p ON p.id = c.patient_id
-    JOIN followup_checkpoint k ON k.surgery_id = c.id AND k.kind <> 'milestone' {time_point}
+    JOIN followup_checkpoint k ON k.surgery_id = c.id
+         AND k.kind NOT IN ('milestone', 'prom') {time_point}
     LEFT JOIN imaging_imagingexam e ON e.id = k.satisfied_by_id
 """
 )

@@ -60,7 +60,8 @@ def frames(clinic: Clinic) -> dict[str, pd.DataFrame]:
     assessments["day"] = assessments["assessed_at"].dt.tz_convert(zone).dt.date
     checkpoints = pd.DataFrame(
         Checkpoint.objects.filter(clinic=clinic).values(
-            "id", "surgery_id", "kind", "code", "required", "satisfied_by_id", "late",
+            "id", "surgery_id", "kind", "code", "required", "satisfied_by_id", "answered_by_id",
+            "late",
             "waived_at", "overdue_at", "satisfied_by__performed_at",
         )
     )  # fmt: skip
