@@ -6,8 +6,8 @@ behind it in the same queue, they would expire unsent. So:
 
 - `<base>.urgent`: the sweep, urgent notices and escalations, the beat's heartbeat;
 - `<base>.refresh`: planning, matching and evaluating after a change (the nudges);
-- `<base>.delivery`: digests, webhooks and FHIR subscriptions, whose time is spent waiting
-  on receivers;
+- `<base>.delivery`: digests, webhooks, FHIR subscriptions, questionnaire invitations and
+  the nightly PACS reconciliation, whose time is spent waiting on others;
 - `<base>`: anything not routed (the `ping` of the wiring test).
 
 `<base>` is `task_default_queue` (CELERY_TASK_DEFAULT_QUEUE, `followup`): the whole family
@@ -37,6 +37,7 @@ ROUTES = {
     "followup.tasks.deliver_webhooks": DELIVERY,
     "followup.tasks.deliver_fhir_subscriptions": DELIVERY,
     "followup.tasks.send_prom_invitations": DELIVERY,
+    "followup.tasks.pacs_sync": DELIVERY,  # waits on the PACS, like a receiver
 }
 
 

@@ -106,7 +106,7 @@ def check_command(argv: list[str]) -> None:
 
 def test_compose_has_the_app_services():
     workers = {"worker-urgent", "worker-refresh", "worker-delivery"}
-    assert {"migrate", "web", "beat", *workers} <= APP_SERVICES.keys()
+    assert {"migrate", "web", "beat", "hl7", "dicom", *workers} <= APP_SERVICES.keys()
 
 
 @pytest.mark.parametrize("name", sorted(APP_SERVICES))
@@ -168,9 +168,10 @@ def test_production_code_imports_no_local_server():
 
 
 def test_procfile_has_the_processes():
-    # mail: a local SMTP server that prints what the service sends (make run only); hl7:
-    # the hospital feed's listener (MLLP).
-    assert PROCFILE.keys() == {"web", "urgent", "refresh", "delivery", "beat", "hl7", "mail"}
+    # mail: a local SMTP server that prints what the service sends (make run only); hl7
+    # and dicom: the hospital feeds' listeners (MLLP, DICOM storage).
+    assert PROCFILE.keys() == {"web", "urgent", "refresh", "delivery", "beat", "hl7", "dicom",
+                               "mail"}  # fmt: skip
 
 
 @pytest.mark.parametrize("name", sorted(PROCFILE))
