@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 
 from hl7.client import MLLPClient
 
@@ -19,6 +20,7 @@ class ListenerProcess:
         self.port = free_port()
         self.env = env
         self.process: subprocess.Popen | None = None
+        self.lines: list[bytes] = []
 
     def start(self) -> "ListenerProcess":
         env = {**os.environ, "DATABASE_URL": database_url(), **self.env}
@@ -29,9 +31,16 @@ class ListenerProcess:
             start_new_session=True,
         )  # fmt: skip
         for line in self.process.stdout:  # blocks until it listens (or dies)
+            self.lines.append(line)
             if b"HL7 listener ready" in line:
+                # Read on from then on: a full pipe would block the listener's next log line.
+                threading.Thread(target=self._drain, daemon=True).start()
                 return self
         raise AssertionError(f"the listener did not start (exit {self.process.wait()})")
+
+    def _drain(self) -> None:
+        for line in self.process.stdout:
+            self.lines.append(line)
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -46,7 +55,10 @@ class ListenerProcess:
             raise
 
     def output(self) -> str:
-        return self.process.stdout.read().decode("utf-8", "replace") if self.process else ""
+        """What it printed (complete once it has exited)."""
+        if self.process is not None:
+            self.process.wait()
+        return b"".join(self.lines).decode("utf-8", "replace")
 
 
 def send(port: int, message: str, encoding: str = "utf-8") -> str:
