@@ -155,7 +155,8 @@ def test_a_clinician_acknowledges_an_alert_and_reads_the_patients_timeline(live_
 
             # The dashboard's clinic choice works under the CSP (no inline script).
             page.goto(f"{live_server.url}/admin/dashboard/")
-            expect(page.locator("svg.chart")).to_have_count(2)
+            # Checkpoints, alerts, and the dose distribution of the clinic's patients.
+            expect(page.locator("svg.chart")).to_have_count(3)
             page.select_option("#clinic", label="Nice")
             page.get_by_role("button", name="Show").click()
             expect(page.locator("#clinic option:checked")).to_have_text("Nice")
