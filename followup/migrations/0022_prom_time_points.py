@@ -59,6 +59,16 @@ def add_proms(apps, schema_editor):
         CheckpointDefinition.objects.bulk_create(copies)
 
 
+def remove_proms(apps, schema_editor):
+    """Going back: the PROM checkpoints and time points go (the versions that carried them
+    stay, with the imaging checkpoints they copied), so that the day fields can refuse a
+    negative day again."""
+    apps.get_model("followup", "Checkpoint").objects.filter(kind="prom").delete()
+    apps.get_model("followup", "CheckpointDefinition").objects.filter(kind="prom").delete()
+    # The deferred foreign-key checks now, not at commit: the table is altered next.
+    schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -120,5 +130,5 @@ class Migration(migrations.Migration):
             model_name='checkpoint',
             index=models.Index(condition=models.Q(models.Q(('kind', 'milestone'), _negated=True), ('answered_by__isnull', True), ('satisfied_by__isnull', True), ('waived_at__isnull', True)), fields=['clinic', 'id'], name='checkpoint_clinic_open_idx'),
         ),
-        migrations.RunPython(add_proms, migrations.RunPython.noop),
+        migrations.RunPython(add_proms, remove_proms),
     ]
