@@ -64,8 +64,15 @@ class Claims:
         return rows
 
     def one(self, claimable: models.QuerySet, run: str, at: datetime) -> bool:
-        """Claim the row of `claimable` (filtered to one) for `run`, if it still is."""
-        return claimable.update(**self.state, claimed_by=run, claimed_at=at) == 1
+        """Claim the row of `claimable` (filtered to one) for `run`, if it still is.
+
+        Being unclaimed is a condition on the UPDATE's own row, not only inside
+        `claimable`: a `claimable` that joins another table (an endpoint's API client)
+        is turned into a sub-select, and when two runs race for the row PostgreSQL
+        re-checks, after the first commits, only the updated row's own conditions
+        (READ COMMITTED): both runs would have claimed it."""
+        rows = self.model._default_manager.filter(self.unclaimed(at), pk__in=claimable.values("pk"))
+        return rows.update(**self.state, claimed_by=run, claimed_at=at) == 1
 
     def unclaimed(self, now: datetime) -> Q:
         """Rows no run holds: free, or held by a run that died."""

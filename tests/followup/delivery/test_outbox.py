@@ -2,9 +2,12 @@
 schedule (with the circuit breaker), a run's budget. The channels' own guarantees are
 tested with them (test_email_claims.py, test_digests.py, integration/test_webhooks*.py)."""
 
+import threading
+import time
 from datetime import timedelta
 
 import pytest
+from django.db import connection, transaction
 from django.utils import timezone
 
 from followup.delivery import mailing, outbox, webhooks
@@ -102,3 +105,39 @@ def test_one_row_is_claimed_by_one_run_until_released_or_its_lease_runs_out(db):
     assert WebhookEndpoint.objects.get(pk=endpoint.pk).claimed_by == "run-2"
     webhooks.CLAIMS.release(endpoint)
     assert WebhookEndpoint.objects.get(pk=endpoint.pk).claimed_by == ""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_runs_racing_for_a_row_their_claimable_joins_to_another_table_claim_it_once():
+    """A webhook receiver's `claimable` joins its API client (revoked?): the UPDATE becomes
+    a sub-select. The second run starts while the first one's claim is not yet committed,
+    waits on the row, and must find it claimed once the first commits."""
+    clinic = Clinic.objects.create(slug="lyon", name="Lyon", timezone="Europe/Paris")
+    endpoint = WebhookEndpoint.objects.create(clinic=clinic, url="https://example.org/hook")
+    now = timezone.now()
+    second: list[bool] = []
+
+    def run_2():
+        try:
+            second.append(webhooks.CLAIMS.one(webhooks._claimable(now).filter(pk=endpoint.pk),
+                                              "run-2", now))  # fmt: skip
+        finally:
+            connection.close()
+
+    with transaction.atomic():
+        assert webhooks.CLAIMS.one(webhooks._claimable(now).filter(pk=endpoint.pk), "run-1", now)
+        thread = threading.Thread(target=run_2)
+        thread.start()
+        waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        with connection.cursor() as cursor:
+            for _ in range(200):  # until run 2 waits on the row run 1 holds
+                cursor.execute("SELECT pg_stat_clear_snapshot()")  # read afresh in a transaction
+                cursor.execute(waiting)
+                if cursor.fetchone()[0]:
+                    break
+                time.sleep(0.05)
+            else:
+                pytest.fail("the second run never waited on the row")
+    thread.join(10)
+    assert second == [False]
+    assert WebhookEndpoint.objects.get(pk=endpoint.pk).claimed_by == "run-1"
