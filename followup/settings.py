@@ -242,6 +242,9 @@ if (
 # Openings of a questionnaire link per client address and 10 minutes: a guessing run is
 # cut short (the tokens are 256 random bits: this is about load and noise).
 PROM_LINK_RATE = env_int("PROM_LINK_RATE", 30)
+# Answers posted per client address and 10 minutes (one screen each: the longest
+# questionnaire has about 15, with going back and forth): a script posting in a loop is cut.
+PROM_ANSWER_RATE = env_int("PROM_ANSWER_RATE", 120)
 LANGUAGES = [("en", "English"), ("fr", "Français")]
 LOCALE_PATHS = [BASE_DIR / "followup" / "locale"]
 

@@ -9,8 +9,21 @@ queries, scoped to the staff member's clinics.
 from datetime import timedelta
 
 from django.contrib import admin, messages
-from django.db.models import Aggregate, Count, F, FloatField, OuterRef, Q, Subquery
-from django.db.models.functions import Extract
+from django.db.models import (
+    Aggregate,
+    Case,
+    Count,
+    DecimalField,
+    F,
+    FloatField,
+    IntegerField,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, Extract
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -27,27 +40,26 @@ from followup.models import (
     CheckpointKind,
     CheckpointStatus,
     FeedSilence,
+    OutcomeStandards,
     PromInvitation,
     Severity,
 )
 from followup.models.alerts import SEVERITY_ORDER
 from followup.pipeline import alerts_lifecycle, waivers
 from followup.reads import charts, dose
-from followup.rules.recurrence import RecurrenceLimits
 from patients.access import access_of
 from patients.base.admin.scoping import AuditedAutocompleteJsonView, audit_when_rendered
-from patients.models import Assessment, Clinic, FollowupStatus
+from patients.models import Assessment, Clinic, FollowupStatus, Patient
 
 from .outcomes import OutcomesViews
 
 ROWS = 50  # per worklist section; the full lists are one click away
 # PROMs on the worklist: missed in the last MISSED_DAYS, answered in the last ANSWERED_DAYS
-# with a worse score than the patient's previous one: NRS up by the MCID (CLINICAL_RULES
-# §6), ODI up by 10 points (a usual ODI MCID; default, not from the seeds).
+# with a score worse than the patient's previous one by at least the clinic's MCID (its
+# outcome standards: NRS back or leg, ODI), unanswered invitations in a row (the clinic's
+# `lost_after_unanswered`) within LOST_LOOKBACK propose a patient as lost.
 MISSED_DAYS, ANSWERED_DAYS = 30, 7
-WORSE_NRS, WORSE_ODI = RecurrenceLimits().recurrence_rise_nrs, 10
-# A patient whose last LOST_AFTER invitations all went unanswered is proposed as lost.
-LOST_AFTER = 3
+LOST_LOOKBACK = timedelta(days=3 * 365)
 
 
 class Median(Aggregate):
@@ -184,25 +196,11 @@ def worklist(readable: frozenset[int], managed: frozenset[int] = frozenset()) ->
 def prom_rows(readable: frozenset[int], now) -> dict:
     """The patients' own questionnaires: due now, missed lately, answered worse, and the
     patients proposed as lost. Only patients still followed."""
+    standards = OutcomeStandards.objects.current_of(sorted(readable))
     followed = Checkpoint.objects.filter(
         clinic_id__in=readable, kind=CheckpointKind.PROM,
         patient__followup_status=FollowupStatus.ACTIVE,
     ).select_related("patient")  # fmt: skip
-    previous = Assessment.objects.filter(
-        patient=OuterRef("patient"), assessed_at__lt=OuterRef("assessed_at")
-    ).order_by("-assessed_at", "-pk")
-    answered = (
-        Assessment.objects.filter(
-            clinic_id__in=readable, created_at__gte=now - timedelta(ANSWERED_DAYS),
-            answers__kind=CheckpointKind.PROM,
-            patient__followup_status=FollowupStatus.ACTIVE,
-        )
-        .annotate(**{f"before_{name}": Subquery(previous.values(name)[:1])
-                     for name in ("nrs_back", "nrs_leg", "odi")})
-        .select_related("patient")
-        .distinct()
-        .order_by("-created_at")[:ROWS]
-    )  # fmt: skip
     return {
         "proms_due": list(
             followed.with_status(CheckpointStatus.OPEN, now).order_by("due_at")[:ROWS]
@@ -212,49 +210,88 @@ def prom_rows(readable: frozenset[int], now) -> dict:
             .filter(due_at__gte=now - timedelta(MISSED_DAYS))
             .order_by("-due_at")[:ROWS]
         ),
-        "proms_worse": [(a, worse) for a in answered if (worse := _worse(a))],
-        "proposed_lost": proposed_lost(readable, now),
+        "proms_worse": [(a, _worse(a)) for a in answered_worse(readable, standards, now)],
+        "proposed_lost": proposed_lost(readable, standards, now),
     }
+
+
+def _per_clinic(standards: dict, number: str, field) -> Case:
+    """A clinic's number (of its outcome standards) as a column of the query."""
+    return Case(
+        *(When(clinic_id=c, then=Value(getattr(s, number))) for c, s in standards.items()),
+        output_field=field,
+    )
+
+
+WORSE = (("nrs_back", "back pain", "nrs_mcid"), ("nrs_leg", "leg pain", "nrs_mcid"),
+         ("odi", "ODI", "odi_mcid"))  # fmt: skip
+
+
+def answered_worse(readable: frozenset[int], standards: dict, now) -> list[Assessment]:
+    """Questionnaires answered lately with a score worse than the patient's previous one
+    by at least the clinic's MCID; the newest first, filtered in the query."""
+    previous = Assessment.objects.filter(
+        patient=OuterRef("patient"), assessed_at__lt=OuterRef("assessed_at")
+    ).order_by("-assessed_at", "-pk")
+    decimal = DecimalField(max_digits=4, decimal_places=1)
+    rows = (
+        Assessment.objects.filter(
+            clinic_id__in=readable, created_at__gte=now - timedelta(ANSWERED_DAYS),
+            answers__kind=CheckpointKind.PROM,
+            patient__followup_status=FollowupStatus.ACTIVE,
+        )
+        .annotate(**{f"before_{name}": Subquery(previous.values(name)[:1])
+                     for name, _, _ in WORSE})
+        .annotate(nrs_mcid=_per_clinic(standards, "nrs_mcid", decimal),
+                  odi_mcid=_per_clinic(standards, "odi_mcid", decimal))
+    )  # fmt: skip
+    worse = Q()
+    for name, _, mcid in WORSE:
+        worse |= Q(**{f"{name}__gte": F(f"before_{name}") + F(mcid)})
+    return list(
+        rows.filter(worse).select_related("patient").distinct().order_by("-created_at")[:ROWS]
+    )
 
 
 def _worse(a: Assessment) -> list[str]:
     """What got worse since the patient's previous score, said plainly."""
     said = []
-    for name, label, rise in (
-        ("nrs_back", "back pain", WORSE_NRS),
-        ("nrs_leg", "leg pain", WORSE_NRS),
-        ("odi", "ODI", WORSE_ODI),
-    ):
+    for name, label, mcid in WORSE:
         now, before = getattr(a, name), getattr(a, f"before_{name}")
-        if now is not None and before is not None and now - before >= rise:
+        if now is not None and before is not None and now - before >= getattr(a, mcid):
             said.append(f"{label} {before} → {now}")
-    return said  # fmt: skip
+    return said
 
 
-def proposed_lost(readable: frozenset[int], now) -> list:
-    """Patients still followed whose last LOST_AFTER invitations (window over) all went
-    unanswered: staff decide whether they are lost (the patient's follow-up status)."""
-    invitations = (
-        PromInvitation.objects.filter(
-            clinic_id__in=readable, cancelled_at__isnull=True, expires_at__lte=now,
-            patient__followup_status=FollowupStatus.ACTIVE,
-            created_at__gte=now - timedelta(days=3 * 365),
-        )
-        .select_related("patient")
-        .only("patient_id", "completed_at", "created_at", "patient__mrn",
-              "patient__given_name", "patient__family_name")
-        .order_by("patient_id", "-created_at")
+def proposed_lost(readable: frozenset[int], standards: dict, now) -> list:
+    """Patients still followed whose last invitations (window over; as many as the
+    clinic's `lost_after_unanswered`) all went unanswered: staff decide whether they are
+    lost (the patient's follow-up status). In the query: the invitations since the
+    patient's last answered one are counted."""
+    ended = PromInvitation.objects.filter(
+        patient=OuterRef("pk"), cancelled_at__isnull=True, expires_at__lte=now,
+        created_at__gte=now - LOST_LOOKBACK,
     )  # fmt: skip
-    last: dict[int, list[PromInvitation]] = {}
-    for invitation in invitations:
-        mine = last.setdefault(invitation.patient_id, [])
-        if len(mine) < LOST_AFTER:
-            mine.append(invitation)
-    return [
-        mine[0].patient
-        for mine in last.values()
-        if len(mine) == LOST_AFTER and all(i.completed_at is None for i in mine)
-    ][:ROWS]
+    # In the order they were sent (their ids): the invitations since the last answered.
+    last_answered = ended.filter(completed_at__isnull=False).order_by("-pk").values("pk")[:1]
+    unanswered = (
+        ended.filter(completed_at__isnull=True, pk__gt=OuterRef("last_answered"))
+        .order_by()
+        .values("patient")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return list(
+        Patient.objects.filter(clinic_id__in=readable, followup_status=FollowupStatus.ACTIVE)
+        .annotate(last_answered=Coalesce(Subquery(last_answered), 0))
+        .annotate(
+            unanswered=Coalesce(Subquery(unanswered), 0),
+            enough=_per_clinic(standards, "lost_after_unanswered", IntegerField()),
+        )
+        .filter(unanswered__gte=F("enough"))
+        .only("pk", "mrn", "given_name", "family_name", "clinic_id")
+        .order_by("pk")[:ROWS]
+    )
 
 
 def worklist_rows(rows: dict) -> list:

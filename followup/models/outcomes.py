@@ -1,6 +1,8 @@
 """The numbers behind the outcomes report (docs/outcomes.md), as clinic data: the minimal
 clinically important differences with their source, the PROM time points, the smallest
-group a report shows figures for.
+group a report shows figures for. The worklist reads two of them too: a score worse by
+at least the MCID is flagged, and unanswered invitations in a row propose a patient as
+lost.
 
 Versioned like thresholds (versioned.py): saving in the admin creates a new version; the
 newest of the clinic (else of the shared default) is the one a report uses, and the report
@@ -8,6 +10,7 @@ names the version it used.
 """
 
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 
 from .versioned import VersionedModel, VersionedQuerySet, clinic_field
@@ -35,6 +38,14 @@ class OutcomeStandardsQuerySet(VersionedQuerySet):
     def current(self, clinic_id: int | None) -> "OutcomeStandards":
         return self.in_force(clinic_id) or OutcomeStandards()
 
+    def current_of(self, clinic_ids) -> dict[int, "OutcomeStandards"]:
+        """`current` for each of these clinics, in one query."""
+        newest: dict[int | None, OutcomeStandards] = {}
+        for standards in self.visible_to(clinic_ids).order_by("clinic_id", "-version"):
+            newest.setdefault(standards.clinic_id, standards)
+        default = newest.get(None) or OutcomeStandards()
+        return {clinic_id: newest.get(clinic_id, default) for clinic_id in clinic_ids}
+
 
 class OutcomeStandards(VersionedModel):
     clinic = clinic_field("outcome_standards")
@@ -53,6 +64,12 @@ class OutcomeStandards(VersionedModel):
         help_text="An improvement of at least this many ODI points is a response.",
     )  # fmt: skip
     mcid_source = models.TextField(default=MCID_SOURCE, help_text="Where the MCIDs come from.")
+    lost_after_unanswered = models.PositiveSmallIntegerField(
+        default=3,
+        validators=[MinValueValidator(1)],
+        help_text="A patient whose last this many questionnaire invitations all closed "
+        "unanswered is proposed as lost to follow-up on the worklist (staff decide).",
+    )
     baseline_days = models.PositiveSmallIntegerField(
         default=90,
         help_text="The PROM baseline is the latest assessment from this many days before the "

@@ -59,23 +59,29 @@ def unavailable(request, status: int = 404) -> HttpResponse:
     return _page(request, "unavailable.html", status=status)
 
 
-def _rate_limited(request) -> bool:
-    """Counted per client address in the cache (Redis); a cache that is down lets the
-    request through (fails open, like the API's throttle): the tokens are unguessable."""
-    key = f"proms:open:{client_address(request)}:{int(timezone.now().timestamp()) // RATE_WINDOW}"
+def _rate_limited(request, what: str, limit: int) -> bool:
+    """`what` counted per client address and RATE_WINDOW in the cache (Redis); a cache that
+    is down lets the request through (fails open, like the API's throttle): the tokens are
+    unguessable and the answers need the session."""
+    window = int(timezone.now().timestamp()) // RATE_WINDOW
+    key = f"proms:{what}:{client_address(request)}:{window}"
     try:
         added = cache.add(key, 1, RATE_WINDOW)
         count = 1 if added else cache.incr(key)
     except Exception:
         return False
-    return count > settings.PROM_LINK_RATE
+    return count > limit
+
+
+def _too_many(request) -> HttpResponse:
+    return _no_referrer(_page(request, "too_many.html", status=429))
 
 
 @never_cache
 @require_http_methods(["GET", "HEAD"])
 def open_link(request, token: str):
-    if _rate_limited(request):
-        return _no_referrer(_page(request, "too_many.html", status=429))
+    if _rate_limited(request, "open", settings.PROM_LINK_RATE):
+        return _too_many(request)
     now = timezone.now()
     secret = secret_of(token)
     link = (
@@ -111,6 +117,8 @@ def page(request):
     if invitation is None:
         return unavailable(request)
     error = False
+    if request.method == "POST" and _rate_limited(request, "answer", settings.PROM_ANSWER_RATE):
+        return _too_many(request)
     if request.method == "POST":
         position = _int(request.POST.get("position"))
         value = None if "back" in request.POST else _int(request.POST.get("answer"))

@@ -166,3 +166,22 @@ def test_opening_links_is_rate_limited_per_address(protocols, paris, settings):
     assert codes == [404, 404, 404, 429, 429]
     assert Client(REMOTE_ADDR="192.0.2.8").get("/p/guess:x/").status_code == 404
     cache.clear()
+
+
+def test_posting_answers_is_rate_limited_per_address(protocols, paris, settings):
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.PROM_ANSWER_RATE = 2
+    _, surgery = operated(paris)
+    with time_machine.travel(day(40), tick=False):
+        _, path = invite(surgery)
+        browser = Client(REMOTE_ADDR="192.0.2.9")
+        browser.get(f"/{path}")
+        posts = [{"position": 0, "answer": 5}, {"position": 1, "back": ""},
+                 {"position": 0, "answer": 3}]  # fmt: skip
+        assert [browser.post("/p/", post).status_code for post in posts] == [302, 302, 429]
+        assert browser.get("/p/").status_code == 200  # reading the page is not an answer
+    # The refused post changed nothing: the first answer stands.
+    assert PromInvitation.objects.get().answers == {"nrs_back": {"nrs_back": 5}}
+    cache.clear()

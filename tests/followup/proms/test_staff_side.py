@@ -6,7 +6,7 @@ import time_machine
 from django.test import Client
 
 from followup.admin.site import dashboard, prom_rows
-from followup.models import PromInvitation
+from followup.models import OutcomeStandards, PromInvitation
 from followup.pipeline import refresh
 from followup.reads import picture, timeline
 from patients.models import Assessment, Role
@@ -28,8 +28,14 @@ def test_worklist_shows_due_missed_and_worse_answers(protocols, paris):
                                           nrs_back=6, nrs_leg=2, odi=34)  # fmt: skip
         refresh.refresh(surgery.pk, day(80))
         rows = prom_rows(readable(paris), day(80))
+        # Worse by at least the clinic's MCID: NRS +4 (MCID 2) is; ODI +14 (MCID 15) is not
+        assert rows["proms_worse"] == [(worse, ["back pain 2 → 6"])]
+        # The clinic's own numbers (outcome standards, a new version) decide
+        OutcomeStandards.objects.create(clinic=paris, nrs_mcid=5, odi_mcid=10)
+        assert prom_rows(readable(paris), day(80))["proms_worse"] == [(worse, ["ODI 20 → 34"])]
+        OutcomeStandards.objects.create(clinic=paris, nrs_mcid=5, odi_mcid=15)
+        assert prom_rows(readable(paris), day(80))["proms_worse"] == []
     assert rows["proms_due"] == []  # the 3-month one is answered
-    assert rows["proms_worse"] == [(worse, ["back pain 2 → 6", "ODI 20 → 34"])]
 
     with time_machine.travel(day(340), tick=False):
         rows = prom_rows(readable(paris), day(340))
@@ -46,16 +52,30 @@ def test_worklist_shows_due_missed_and_worse_answers(protocols, paris):
 
 def test_three_unanswered_invitations_in_a_row_propose_the_patient_as_lost(protocols, paris):
     patient, surgery = operated(paris)
+    answering, theirs = operated(paris)  # answered the first, then nothing: two in a row
     for code in ("prom_6w", "prom_3m", "prom_12m"):
-        checkpoint = time_point(surgery, code)
-        PromInvitation.objects.create(checkpoint=checkpoint, clinic=paris, patient=patient,
-                                      language="en", expires_at=checkpoint.due_at)  # fmt: skip
+        for who, operation in ((patient, surgery), (answering, theirs)):
+            checkpoint = time_point(operation, code)
+            PromInvitation.objects.create(
+                checkpoint=checkpoint, clinic=paris, patient=who, language="en",
+                expires_at=checkpoint.due_at,
+                completed_at=day(50) if who == answering and code == "prom_6w" else None,
+            )  # fmt: skip
     with time_machine.travel(day(420), tick=False):
         assert prom_rows(readable(paris), day(420))["proposed_lost"] == []  # 12m still open
     with time_machine.travel(day(430), tick=False):
-        assert prom_rows(readable(paris), day(430))["proposed_lost"] == [patient]
-        PromInvitation.objects.filter(checkpoint__code="prom_3m").update(completed_at=day(100))
-        assert prom_rows(readable(paris), day(430))["proposed_lost"] == []
+        rows = prom_rows(readable(paris), day(430))
+        assert rows["proposed_lost"] == [patient]
+        assert rows["proposed_lost"][0].unanswered == 3
+        # The clinic's number is data: two in a row are enough for it from now on
+        OutcomeStandards.objects.create(clinic=paris, lost_after_unanswered=2)
+        lost = prom_rows(readable(paris), day(430))["proposed_lost"]
+        assert sorted(p.pk for p in lost) == sorted([patient.pk, answering.pk])
+        # The last answered invitation resets the count
+        PromInvitation.objects.filter(patient=patient, checkpoint__code="prom_3m").update(
+            completed_at=day(100)
+        )
+        assert prom_rows(readable(paris), day(430))["proposed_lost"] == [answering]
 
 
 def test_the_dashboard_gives_the_capture_rate_per_time_point(protocols, paris):
