@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 
 
 _GROUP = re.compile(r"\(\?P<(\w+)>[^)]*\)")
+# The anchors of a regular expression route; a `$` inside a route is a character of its
+# address (FHIR's operations: `Measure/<id>/$evaluate-measure`).
+_ANCHORS = re.compile(r"\^|\$$")
 
 
 def route_of(request) -> str:
@@ -28,7 +31,7 @@ def route_of(request) -> str:
     match = getattr(request, "resolver_match", None)
     if not match or not match.route:
         return "(unresolved)"
-    return "/" + _GROUP.sub(r"<\1>", match.route).replace("^", "").replace("$", "")[:199]
+    return "/" + _ANCHORS.sub("", _GROUP.sub(r"<\1>", match.route))[:199]
 
 
 def client_address(request) -> str | None:
