@@ -64,6 +64,18 @@ def run(clinic: Clinic, filters: Filters, now: datetime) -> dict:
     }
 
 
+def capture(clinic: Clinic, filters: Filters, now: datetime) -> dict:
+    """The capture section alone, as `run` answers it (the FHIR MeasureReport's figures,
+    followup/fhir/measures.py): two queries, the standards and the capture rows."""
+    standards = OutcomeStandards.objects.current(clinic.pk)
+    minimum = max(standards.min_group_size, filters.min_group or 0)
+    rows = _capture_rows(Query(clinic, filters, now))
+    return {
+        "standards": {"version": standards.version, "min_group_size": minimum},
+        "capture": [figures.capture(r, minimum) for r in rows],
+    }
+
+
 # --- the queries ------------------------------------------------------------------------
 
 

@@ -218,6 +218,18 @@ def test_capture_per_checkpoint_matches_the_raw_rows(planted):
         assert close(got["capture_rate"]["high"], high)
 
 
+def test_the_capture_section_alone_is_the_reports(planted):
+    """`outcomes.capture` (the FHIR MeasureReport's figures) is `run`'s capture section,
+    in two queries."""
+    filters = selection.Filters(performed_from=TODAY.replace(year=TODAY.year - 1))
+    with CaptureQueriesContext(connection) as queries:
+        alone = outcomes.capture(planted, filters, NOW)
+    assert len(queries) == 2
+    whole = outcomes.run(planted, filters, NOW)
+    assert alone["capture"] == whole["capture"] and alone["capture"]
+    assert alone["standards"]["min_group_size"] == whole["standards"]["min_group_size"]
+
+
 def test_acknowledgement_and_overdue_days_match_the_raw_rows(planted):
     f = frames(planted)
     figures = report(planted)
