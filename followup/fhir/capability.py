@@ -2,7 +2,7 @@
 
 from patients.base.smart.views import token_endpoint_url
 
-from . import subscriptions
+from . import measures, subscriptions
 
 SMART_OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
 
@@ -152,6 +152,7 @@ def capability_statement(base_url: str) -> dict:
                 "resource": [
                     *(_resource(name) for name in SERVED),
                     *subscriptions.capability_resources(),
+                    measures.capability_resource(),
                 ],
                 "interaction": [
                     {

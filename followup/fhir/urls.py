@@ -4,7 +4,7 @@ from django.urls import path, re_path
 
 from patients.base.smart.views import smart_configuration
 
-from . import views
+from . import measures, views
 
 VIEWSETS = {
     "Patient": views.PatientViewSet,
@@ -49,5 +49,11 @@ urlpatterns += [
     ),
     path("Basic", views.TopicViewSet.as_view({"get": "list"}), name="fhir-Basic-search"),
     path("Basic/<str:pk>", views.TopicViewSet.as_view({"get": "retrieve"}), name="fhir-Basic"),
+    path(
+        f"Measure/{measures.MEASURE_ID}/$evaluate-measure",
+        views.EvaluateMeasureView.as_view(),
+        name="fhir-Measure-evaluate-measure",
+    ),
+    path("Measure/<str:pk>", views.MeasureView.as_view(), name="fhir-Measure"),
 ]
 urlpatterns.append(re_path(r"^(?P<path>.+)$", views.UnknownView.as_view()))

@@ -19,11 +19,14 @@ from imaging.models import Finding, ImagingExam
 from patients.base.api.read_audit import AuditedReads
 from patients.base.api.scoping import readable_clinic_ids
 from patients.base.api.viewsets import ClinicScopedViewSet
-from patients.models import ApiClient, Assessment, Clinic, Patient, Surgery
+from patients.base.middleware import route_of
+from patients.models import ApiClient, Assessment, Clinic, Patient, RecordRead, Surgery
 
+from ..api.reports import chosen_clinic
 from ..models import Alert, AlertStatus, FhirSubscription, FhirSubscriptionStatus
 from ..pipeline.refresh import nudge
-from . import followup_resources, observations, resources, subscriptions
+from ..reports import outcomes
+from . import followup_resources, measures, observations, resources, subscriptions
 from .bundles import BASE_PATH, Issue, base_url, count_only, operation_outcome, searchset
 from .capability import capability_statement
 from .entries import Refused
@@ -334,6 +337,38 @@ class TopicViewSet(FhirMixin, ClinicScopedViewSet):
         if topic is None:
             raise _not_found("Basic", pk)
         return Response(subscriptions.topic_resource(topic))
+
+
+class MeasureView(FhirMixin, APIView):
+    """`GET Measure/followup-capture`: the one Measure this server evaluates, the same for
+    every caller (no clinic's data, nothing to audit)."""
+
+    resource_type = "Measure"  # what a SMART token needs a grant for (HasScope)
+
+    def get(self, request, pk: str):
+        if pk != measures.MEASURE_ID:
+            raise NotFound(f"Measure/{pk}: this server defines Measure/{measures.MEASURE_ID} only.")
+        return Response(measures.measure())
+
+
+class EvaluateMeasureView(FhirMixin, APIView):
+    """`GET Measure/followup-capture/$evaluate-measure`: the capture rates of the caller's
+    clinic over the surgeries of a period, as a summary MeasureReport. Audited like the
+    REST report (followup/api/reports.py): a read with no patient in it."""
+
+    resource_type = "Measure"
+
+    def get(self, request):
+        asked = measures.evaluation(request.query_params)
+        clinic = chosen_clinic(request, asked.clinic_id, readable_clinic_ids(request))
+        now = timezone.now()
+        figures = outcomes.capture(clinic, asked.filters(), now)
+        client = request.auth if isinstance(request.auth, ApiClient) else None
+        RecordRead.objects.create(
+            clinic=clinic, user=None if client else request.user, client=client,
+            endpoint=route_of(request), patient_ids=[], at=now,
+        )  # fmt: skip
+        return Response(measures.measure_report(figures, asked, clinic.name, now))
 
 
 class CapabilityView(FhirMixin, APIView):

@@ -39,11 +39,13 @@ FHIR_READS = {
     "fhir-observation-search": "/fhir/r4/Observation?patient={patient}",
 }
 # Routes under /fhir/r4/ that show no patient's record.
-# Not patient records: the import, the statements, an integration's own subscriptions and
-# the subscription topics.
+# Not patient records: the import, the statements, an integration's own subscriptions,
+# the subscription topics, the Measure and its evaluation (a clinic's aggregates, audited
+# with no patient like the REST report: tests/followup/fhir/test_fhir_measure_report.py).
 NOT_PATIENT_DATA = {"fhir-transaction", "fhir-metadata", "fhir-smart-configuration",
                     "fhir-Subscription", "fhir-Subscription-search", "fhir-Basic",
-                    "fhir-Basic-search"}  # fmt: skip
+                    "fhir-Basic-search", "fhir-Measure",
+                    "fhir-Measure-evaluate-measure"}  # fmt: skip
 
 
 def url_of(page: str, records: dict) -> str:

@@ -191,9 +191,15 @@ def test_capability_statement(integration_a):
     assert statement["fhirVersion"] == "4.0.1"
     rest = statement["rest"][0]
     # Subscription and its topics (Basic): tests/followup/fhir/test_fhir_subscriptions.py
-    assert [r["type"] for r in rest["resource"]] == [*TYPES, "Subscription", "Basic"]
+    assert [r["type"] for r in rest["resource"]] == [*TYPES, "Subscription", "Basic", "Measure"]
     for resource in rest["resource"][: len(TYPES)]:
         assert {i["code"] for i in resource["interaction"]} == {"read", "search-type"}
+    # The capture rates: tests/followup/fhir/test_fhir_measure_report.py
+    measure = rest["resource"][-1]
+    assert measure["interaction"] == [{"code": "read"}] and "searchParam" not in measure
+    assert [(o["name"], o["definition"]) for o in measure["operation"]] == [
+        ("evaluate-measure", "http://hl7.org/fhir/OperationDefinition/Measure-evaluate-measure")
+    ]
     assert {"code": rest["interaction"][0]["code"]} == {"code": "transaction"}
 
 
