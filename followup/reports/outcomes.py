@@ -103,13 +103,15 @@ def _groups(query: Query) -> list[dict]:
 
 def _capture_rows(query: Query) -> list[dict]:
     """Per checkpoint (kind and code, so that a new kind of checkpoint shows up by itself):
-    met on time, late, missed, not applicable (waived, or optional and not done), and not
-    yet due."""
+    met on time, late, missed, not applicable (waived, or an optional exam not done), and
+    not yet due. A PROM time point is optional (no overdue alert) but owed all the same: one
+    closed unanswered is missed, as the dashboard's capture rate counts it."""
     time_point = "AND k.code = %(time_point)s" if query.filters.time_point else ""
     params = {**query.params, "time_point": query.filters.time_point}
     # Met: by an exam, or a PROM by the patient's answers (followup/models/checkpoints.py).
     met = "(k.satisfied_by_id IS NOT NULL OR k.answered_by_id IS NOT NULL)"
     unmet = f"k.waived_at IS NULL AND NOT {met}"
+    owed = "(k.required OR k.kind = 'prom')"
     return _fetch(
         query.cte()
         + f"""
@@ -117,9 +119,9 @@ def _capture_rows(query: Query) -> list[dict]:
                min((k.opens_at AT TIME ZONE %(tz)s)::date - s.day) AS day,
                count(*) FILTER (WHERE k.waived_at IS NULL AND {met} AND NOT k.late) AS on_time,
                count(*) FILTER (WHERE k.waived_at IS NULL AND {met} AND k.late) AS late,
-               count(*) FILTER (WHERE {unmet} AND k.required
+               count(*) FILTER (WHERE {unmet} AND {owed}
                                 AND k.overdue_at <= %(now)s) AS missed,
-               count(*) FILTER (WHERE k.waived_at IS NOT NULL OR ({unmet} AND NOT k.required
+               count(*) FILTER (WHERE k.waived_at IS NOT NULL OR ({unmet} AND NOT {owed}
                                 AND k.overdue_at <= %(now)s)) AS not_applicable,
                count(*) FILTER (WHERE {unmet} AND k.overdue_at > %(now)s) AS pending
         FROM scoped s

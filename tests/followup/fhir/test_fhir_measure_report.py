@@ -45,6 +45,9 @@ def planted(clinic) -> None:
         checkpoint(surgery, "baseline_film", 0)
     for surgery in old[:2]:
         checkpoint(surgery, "fusion_assessment", 0)
+    # A PROM time point is optional (no alert) but owed: closed unanswered, it is missed.
+    for surgery in old[:5]:
+        checkpoint(surgery, "prom_3m", 60, kind="prom", required=False)
     before = surgery_with(clinic, 800)  # outside the period: counted nowhere
     checkpoint(before, "baseline_film", 0)
     checkpoint(before, "bridging_film", 0)
@@ -74,7 +77,8 @@ def expected(clinic, start, end) -> dict[str, dict]:
         elif row.overdue_at > now:
             counts["pending"] += 1
         else:
-            counts["missed" if row.required else "not_applicable"] += 1
+            owed = row.required or row.kind == "prom"  # a PROM closed unanswered is missed
+            counts["missed" if owed else "not_applicable"] += 1
     return {
         code: {
             "initial-population": sum(c.values()),
@@ -124,7 +128,7 @@ def test_the_report_is_valid_and_counts_what_the_rows_say(integration_a, clinic_
     today = timezone.localdate()
     want = expected(clinic_a, today - timedelta(days=400), today)
     groups = groups_of(report)
-    assert set(groups) == set(want) == {"baseline_film", "fusion_assessment"}
+    assert set(groups) == set(want) == {"baseline_film", "fusion_assessment", "prom_3m"}
 
     shown = groups["baseline_film"]
     assert populations(shown) == {k: v for k, v in want["baseline_film"].items() if k != "judged"}
@@ -132,6 +136,11 @@ def test_the_report_is_valid_and_counts_what_the_rows_say(integration_a, clinic_
                                   "denominator-exclusion": 2, "numerator": 4}  # fmt: skip
     # numerator / (denominator - exclusion): a proportion, not a percentage.
     assert shown["measureScore"] == {"value": 4 / 6}
+
+    # Five PROMs closed unanswered: judged and missed, not excluded as optional
+    prom = {"initial-population": 5, "denominator": 5, "denominator-exclusion": 0, "numerator": 0}
+    assert populations(groups["prom_3m"]) == prom
+    assert groups["prom_3m"]["measureScore"] == {"value": 0}
 
     hidden = groups["fusion_assessment"]  # 2 judged, under the minimum of 5
     assert "population" not in hidden
@@ -240,7 +249,11 @@ def test_a_clinic_sees_its_own_figures_only(integration_a, integration_b, clinic
     }
     assert groups["bridging_film"]["measureScore"] == {"value": 0.0}
     # A's figures are A's alone: B's rows are not in them.
-    assert set(groups_of(evaluated(integration_a))) == {"baseline_film", "fusion_assessment"}
+    assert set(groups_of(evaluated(integration_a))) == {
+        "baseline_film",
+        "fusion_assessment",
+        "prom_3m",
+    }
     # Naming A's clinic is asking for a report that does not exist.
     outcome = evaluated(integration_b, {**period(), "clinic": clinic_a.pk}, status=404)
     assert outcome["issue"][0]["code"] == "not-found"
@@ -253,7 +266,7 @@ def test_staff_of_two_clinics_say_which(staff_a, clinic_a, clinic_b):
     outcome = evaluated(staff_a, period(), status=400)
     assert "clinic" in outcome["issue"][0]["diagnostics"]
     mine = evaluated(staff_a, {**period(), "clinic": clinic_a.pk})
-    assert set(groups_of(mine)) == {"baseline_film", "fusion_assessment"}
+    assert set(groups_of(mine)) == {"baseline_film", "fusion_assessment", "prom_3m"}
     theirs = evaluated(staff_a, {**period(), "clinic": clinic_b.pk})
     assert theirs["reporter"] == {"display": clinic_b.name} and "group" not in theirs
 
