@@ -101,7 +101,8 @@ def send(port: int, calling: str, called: str, studies: list[list[Dataset]]) -> 
         assoc.release()
 
 
-DICOM_AE, DICOM_PREFIX = "BENCH-SCU", "BENCH-DICOM-"
+# An Accession Number is a DICOM short string (SH): 16 characters at most.
+DICOM_AE, DICOM_PREFIX = "BENCH-SCU", "BENCHDCM-"
 
 
 def measure_figure(bench, token: str) -> None:
