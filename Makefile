@@ -54,7 +54,9 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/python -m pip install -qq --disable-pip-version-check -e '.[dev,local]'; \
 	touch $@
 
-# Serves on 127.0.0.1:8000 (or $PORT: honcho gives it to the first process, web).
+# Serves on 127.0.0.1:8000 (or $PORT: honcho gives it to the first process, web, and
+# PORT+100, +200... to the others): SITE_URL is fixed before, so that the links the
+# workers put in e-mails (questionnaires, digests) point at the web process.
 # Ctrl-C stops the processes and the embedded servers; the data stays in var/.
 # Webhooks may go to a receiver on this machine over plain http (off in production:
 # docs/security.md, "Outbound requests").
@@ -65,6 +67,7 @@ run: venv
 		python manage.py migrate --noinput && \
 		python manage.py collectstatic --noinput --verbosity 0 && \
 		python manage.py seed_demo && \
+		export SITE_URL="$${SITE_URL:-http://127.0.0.1:$${PORT:-8000}}" && \
 		exec honcho start --port $${PORT:-8000}'
 
 # PYTEST_ARGS is passed on word by word: make test PYTEST_ARGS="-k sweep -x".

@@ -316,3 +316,29 @@ def test_the_access_log_writes_the_path_never_the_query_string(where):
     for atom in ("%(r)s", "%(q)s", "%(f)s", "%(u)s", "{query_string}e", "{referer}i"):
         assert atom not in serving.ACCESS_LOG_FORMAT
     assert "%(U)s" in serving.ACCESS_LOG_FORMAT
+
+
+def test_make_run_gives_every_process_the_web_address(tmp_path):
+    """honcho gives each process its own PORT (web PORT, the next PORT+100...): the links
+    the workers put in e-mails must still point at the web process. The recipe of `make
+    run` (as `make -n` prints it) runs here with stand-ins for python and honcho."""
+    recipe = subprocess.run(["make", "-s", "-n", "run"], cwd=ROOT, capture_output=True,
+                            text=True, check=True, timeout=60).stdout  # fmt: skip
+    script = recipe[recipe.index("python -m followup.ops.embedded") :]
+    stubs = tmp_path / "bin"
+    stubs.mkdir()
+    (stubs / "python").write_text(
+        '#!/bin/sh\n[ "$1 $2" = "-m followup.ops.embedded" ] && shift 2 && exec "$@"\nexit 0\n'
+    )
+    (stubs / "honcho").write_text('#!/bin/sh\necho "$SITE_URL"\n')
+    for stub in stubs.iterdir():
+        stub.chmod(0o755)
+    env = {**os.environ, "PATH": f"{stubs}:{os.environ['PATH']}", "PORT": "8123"}
+    env.pop("SITE_URL", None)
+    done = subprocess.run(["sh", "-c", script], cwd=ROOT, env=env, capture_output=True,
+                          text=True, check=True, timeout=60)  # fmt: skip
+    assert done.stdout.strip() == "http://127.0.0.1:8123"
+    env["SITE_URL"] = "https://followup.hospital.test"  # one given is kept
+    done = subprocess.run(["sh", "-c", script], cwd=ROOT, env=env, capture_output=True,
+                          text=True, check=True, timeout=60)  # fmt: skip
+    assert done.stdout.strip() == "https://followup.hospital.test"
