@@ -306,6 +306,9 @@ SPECTACULAR_SETTINGS = {
 # SMART Backend Services (patients/base/smart/, docs/fhir.md "SMART"): how long an access
 # token lives. Short: a stolen one is soon worthless, and revoking the client ends them all.
 SMART_ACCESS_TOKEN_SECONDS = env_int("SMART_ACCESS_TOKEN_SECONDS", 300)
+# Token requests per client address and minute: a backend asks for a token every few
+# minutes; a loop of assertions (guessing, or a client gone wrong) is cut short.
+SMART_TOKEN_RATE = env_int("SMART_TOKEN_RATE", 60)
 
 # Outbound requests (followup/outbound.py; docs/security.md "Outbound requests"): https
 # only, and public addresses only, unless told otherwise (`make run` and the tests' own

@@ -9,7 +9,6 @@ and does not tell whether it ever existed.
 """
 
 from django.conf import settings
-from django.core.cache import cache
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -20,7 +19,7 @@ from django.views.decorators.http import require_http_methods
 from followup.delivery.invitations import secret_of
 from followup.models import PromInvitation, PromLink
 from followup.models.proms import token_hash
-from patients.base.middleware import client_address
+from patients.base import ratelimit
 
 from . import answers
 
@@ -60,17 +59,7 @@ def unavailable(request, status: int = 404) -> HttpResponse:
 
 
 def _rate_limited(request, what: str, limit: int) -> bool:
-    """`what` counted per client address and RATE_WINDOW in the cache (Redis); a cache that
-    is down lets the request through (fails open, like the API's throttle): the tokens are
-    unguessable and the answers need the session."""
-    window = int(timezone.now().timestamp()) // RATE_WINDOW
-    key = f"proms:{what}:{client_address(request)}:{window}"
-    try:
-        added = cache.add(key, 1, RATE_WINDOW)
-        count = 1 if added else cache.incr(key)
-    except Exception:
-        return False
-    return count > limit
+    return ratelimit.exceeded(request, f"proms:{what}", limit, RATE_WINDOW)
 
 
 def _too_many(request) -> HttpResponse:

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from patients.models import JWT_ALGORITHMS, SeenJwt, SmartAccessToken, SmartClient
 
+from .. import ratelimit
 from . import jose
 from .scopes import Grants, InvalidScope
 
@@ -100,6 +101,10 @@ def authenticate_client(assertion: str) -> SmartClient:
 @csrf_exempt
 @require_POST
 def token(request):
+    if ratelimit.exceeded(request, "smart-token", settings.SMART_TOKEN_RATE, 60):
+        response = _error("invalid_request", "Too many token requests from this address.", 429)
+        response["Retry-After"] = "60"
+        return response
     form = request.POST
     if form.get("grant_type") != "client_credentials":
         return _error("unsupported_grant_type", "grant_type must be client_credentials.")

@@ -379,3 +379,23 @@ def test_tokens_and_assertions_are_cleaned_as_they_expire(smart_a, rsa_key):
         ask_token(smart_a, signed(smart_a, rsa_key))
     assert SmartAccessToken.objects.count() == 1
     assert SeenJwt.objects.count() == 1
+
+
+def test_token_requests_are_rate_limited_per_address(smart_a, rsa_key, settings):
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.SMART_TOKEN_RATE = 2
+    form = {"grant_type": "client_credentials", "client_assertion_type": JWT_BEARER,
+            "scope": "system/*.rs"}  # fmt: skip
+    busy = Client(REMOTE_ADDR="192.0.2.44")
+    answers = [busy.post("/auth/token", {**form, "client_assertion": signed(smart_a, rsa_key)})
+               for _ in range(3)]  # fmt: skip
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert answers[2]["Retry-After"] == "60"
+    assert answers[2].json()["error"] == "invalid_request"
+    assert "access_token" not in answers[2].json()  # refused before the assertion is read
+    other = Client(REMOTE_ADDR="192.0.2.45")
+    assert other.post("/auth/token", {**form, "client_assertion": signed(smart_a, rsa_key)}
+                      ).status_code == 200  # fmt: skip
+    cache.clear()
