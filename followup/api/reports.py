@@ -155,6 +155,16 @@ def chosen_clinic(request, clinic_id: int | None, readable) -> Clinic:
     return clinic
 
 
+def audit_report_read(request, clinic: Clinic) -> None:
+    """A report was read (this one, or FHIR's MeasureReport of its capture rates): by the
+    integration or the staff member, with no patient in it (it shows no one's record)."""
+    client = request.auth if isinstance(request.auth, ApiClient) else None
+    RecordRead.objects.create(
+        clinic=clinic, user=None if client else request.user, client=client,
+        endpoint=route_of(request), patient_ids=[], at=timezone.now(),
+    )  # fmt: skip
+
+
 class OutcomesReportViewSet(ClinicScopedViewSet):
     """The figures of one clinic, over the surgeries the filters choose."""
 
@@ -175,9 +185,5 @@ class OutcomesReportViewSet(ClinicScopedViewSet):
         readable = readable_clinic_ids(request)
         clinic = chosen_clinic(request, query.validated_data.get("clinic"), readable)
         data = outcomes.run(clinic, query.filters(), timezone.now())
-        client = request.auth if isinstance(request.auth, ApiClient) else None
-        RecordRead.objects.create(
-            clinic=clinic, user=None if client else request.user, client=client,
-            endpoint=route_of(request), patient_ids=[], at=timezone.now(),
-        )  # fmt: skip
+        audit_report_read(request, clinic)
         return Response(data)

@@ -54,7 +54,9 @@ POPULATIONS = {
     ),
     "denominator-exclusion": (
         "Denominator Exclusion",
-        "Not applicable: waived by staff, or optional and not met by its overdue time.",
+        "Not applicable: waived by staff (or closed by the end of the patient's "
+        "follow-up), or an optional exam not met by its overdue time. A PROM time point "
+        "closed unanswered is not excluded: it is missed.",
     ),
     "numerator": (
         "Numerator",

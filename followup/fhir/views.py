@@ -19,10 +19,9 @@ from imaging.models import Finding, ImagingExam
 from patients.base.api.read_audit import AuditedReads
 from patients.base.api.scoping import readable_clinic_ids
 from patients.base.api.viewsets import ClinicScopedViewSet
-from patients.base.middleware import route_of
-from patients.models import ApiClient, Assessment, Clinic, Patient, RecordRead, Surgery
+from patients.models import ApiClient, Assessment, Clinic, Patient, Surgery
 
-from ..api.reports import chosen_clinic
+from ..api.reports import audit_report_read, chosen_clinic
 from ..models import Alert, AlertStatus, FhirSubscription, FhirSubscriptionStatus
 from ..pipeline.refresh import nudge
 from ..reports import outcomes
@@ -363,11 +362,7 @@ class EvaluateMeasureView(FhirMixin, APIView):
         clinic = chosen_clinic(request, asked.clinic_id, readable_clinic_ids(request))
         now = timezone.now()
         figures = outcomes.capture(clinic, asked.filters(), now)
-        client = request.auth if isinstance(request.auth, ApiClient) else None
-        RecordRead.objects.create(
-            clinic=clinic, user=None if client else request.user, client=client,
-            endpoint=route_of(request), patient_ids=[], at=now,
-        )  # fmt: skip
+        audit_report_read(request, clinic)
         return Response(measures.measure_report(figures, asked, clinic.name, now))
 
 

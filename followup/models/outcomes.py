@@ -40,11 +40,8 @@ class OutcomeStandardsQuerySet(VersionedQuerySet):
 
     def current_of(self, clinic_ids) -> dict[int, "OutcomeStandards"]:
         """`current` for each of these clinics, in one query."""
-        newest: dict[int | None, OutcomeStandards] = {}
-        for standards in self.visible_to(clinic_ids).order_by("clinic_id", "-version"):
-            newest.setdefault(standards.clinic_id, standards)
-        default = newest.get(None) or OutcomeStandards()
-        return {clinic_id: newest.get(clinic_id, default) for clinic_id in clinic_ids}
+        found = self.in_force_of(clinic_ids)
+        return {clinic_id: found[clinic_id] or OutcomeStandards() for clinic_id in clinic_ids}
 
 
 class OutcomeStandards(VersionedModel):
