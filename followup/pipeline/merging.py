@@ -26,9 +26,10 @@ MERGED_MRN_SYSTEM = "urn:spine-followup:merged-mrn"
 
 def resolve_mrn(clinic_id: int, mrn: str) -> Patient | None:
     """The clinic's patient with this MRN, or the survivor it was merged into."""
-    found = Patient.objects.filter(clinic_id=clinic_id, mrn=mrn).first()
+    patients = Patient.objects.select_related("clinic")
+    found = patients.filter(clinic_id=clinic_id, mrn=mrn).first()
     if found is None:
-        found = Patient.objects.filter(
+        found = patients.filter(
             clinic_id=clinic_id, external_ids__system=MERGED_MRN_SYSTEM, external_ids__value=mrn
         ).first()
     return found

@@ -7,17 +7,23 @@ A result or update about a patient the clinic does not follow is accepted and dr
 patient of the hospital, and the clinic follows its own.
 """
 
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from rest_framework.exceptions import ValidationError
+
 from followup.models import Checkpoint
 from followup.pipeline import booking, merging
+from imaging.api.bulk import existing_exam, read_exams, save_exams
 from imaging.api.serializers import ExamSerializer
-from imaging.models import ImagingExam, Modality
+from imaging.models import Modality
 from imaging.vocabulary import VOCABULARY
 from patients.api.serializers import PatientSerializer
+from patients.base.api.bulk import BulkLookup, checked
 from patients.base.api.fields import ClinicDateTimeField, in_clinic_zone
+from patients.locks import lock_patients
 from patients.models import FollowupStatus, Patient, PatientIdentifier
 
 from ..acting import FeedRequest
@@ -208,9 +214,6 @@ def _one_result(ctx: Context, patient: Patient, pid: Segment, order: Order) -> N
         data["report"] = "\n".join(lines)
     if findings or status == "C":  # a correction replaces the findings, even with none
         data["findings"] = findings
-    existing = ImagingExam.objects.filter(
-        clinic_id=ctx.clinic_id, accession_number=data["accession_number"]
-    ).first()
     ctx.summary["exams"].append(
         {
             "accession": data["accession_number"],
@@ -220,10 +223,9 @@ def _one_result(ctx: Context, patient: Patient, pid: Segment, order: Order) -> N
             "report_lines": len(lines),
         }
     )
-    exam = _save(ctx, ExamSerializer, data, existing, obr, EXAM_PLACES, "exam", pid=pid,
-                 findings=places)  # fmt: skip
+    exam_id = _save_exam(ctx, patient, data, obr, pid, places)
     ctx.touch("patient", patient.pk)
-    ctx.touch("exam", exam.pk)
+    ctx.touch("exam", exam_id)
 
 
 def _modality(obr: Segment) -> str:
@@ -299,6 +301,32 @@ def _planned(ctx: Context, message: Received, obr: Segment, patient: Patient) ->
 
 
 # --- the serializers ----------------------------------------------------------------------
+
+_checkers = threading.local()  # the listener's threads each validate with their own
+
+
+def _save_exam(ctx: Context, patient: Patient, data: dict, obr: Segment, pid: Segment,
+               findings: list[Segment]) -> int:  # fmt: skip
+    """An exam through the exams endpoint's bulk path with one record: the same
+    serializer validates it (its fields built once per thread, the rows it checks against
+    read in two queries), and it is written in a few statements with the same signal."""
+    lookup = BulkLookup.of_patient(patient)
+    read_exams(lookup, [ctx.clinic_id], [data])
+    existing = existing_exam(lookup, patient.pk, data["accession_number"], None)
+    checker = getattr(_checkers, "exam", None)
+    if checker is None:
+        checker = _checkers.exam = ExamSerializer()
+    checker._context = {"request": ctx.request, "bulk": lookup}
+    checker.instance, checker.partial = existing, existing is not None
+    try:
+        validated = checker.run_validation(data)
+    except ValidationError as error:
+        raise _located(error.detail, obr, EXAM_PLACES, pid, findings) from None
+    lock_patients([patient.pk])
+    serializer = ExamSerializer(existing, data=data, partial=existing is not None,
+                                context=checker._context)  # fmt: skip
+    [saved] = save_exams([(0, checked(serializer, validated))])
+    return saved["id"]
 
 
 def _save(ctx, serializer_class, data, existing, segment: Segment, places: dict, kind: str,

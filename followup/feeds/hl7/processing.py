@@ -115,8 +115,10 @@ def _claim(source: Hl7Source, received: Received, now: datetime) -> tuple[Hl7Mes
              received.version, received.text, Hl7Status.PROCESSING, now],
         )  # fmt: skip
         inserted = cursor.fetchone()
+    if inserted is not None:  # ours, locked by the insert until the commit
+        return Hl7Message(pk=inserted[0], status=Hl7Status.PROCESSING, attempts=1), True
     row = Hl7Message.objects.select_for_update().get(source=source, control_id=received.control_id)
-    return row, inserted is not None
+    return row, False
 
 
 def _reject(raw: bytes, received: Received | None, source, why: str, now: datetime) -> Answer:

@@ -56,6 +56,17 @@ class BulkLookup:
         lookup._times = {p: [s.performed_at for s in rows] for p, rows in by_patient.items()}
         return lookup
 
+    @classmethod
+    def of_patient(cls, patient: Patient) -> "BulkLookup":
+        """One patient already read (with its clinic) and its surgeries: what a feed's
+        message refers to, in one query."""
+        lookup = cls(patients={patient.pk: patient})
+        rows = list(Surgery.objects.filter(patient=patient).order_by("performed_at", "pk"))
+        lookup.surgeries = {surgery.pk: surgery for surgery in rows}
+        lookup._by_patient = {patient.pk: rows}
+        lookup._times = {patient.pk: [s.performed_at for s in rows]}
+        return lookup
+
     def latest_surgery(self, patient: Patient, when) -> Surgery | None:
         rows = self._by_patient.get(patient.pk, [])
         index = bisect_right(self._times.get(patient.pk, []), when)
@@ -68,7 +79,7 @@ def _patient_of(serializer: serializers.BaseSerializer) -> int | None:
     return getattr(serializer.validated_data.get("patient"), "pk", None)
 
 
-def _checked(serializer: serializers.BaseSerializer, validated: dict):
+def checked(serializer: serializers.BaseSerializer, validated: dict):
     """The serializer as `is_valid()` leaves it, from a validation already run."""
     serializer._validated_data, serializer._errors = validated, {}
     return serializer
@@ -147,7 +158,7 @@ class BulkMixin:
             except serializers.ValidationError as error:
                 errors.append({"index": index, "errors": error.detail})
                 continue
-            serializer = _checked(serializer_class(checker.instance, data=record, context=context),
+            serializer = checked(serializer_class(checker.instance, data=record, context=context),
                                   validated)  # fmt: skip
             if (key := self.bulk_key(serializer)) is not None:
                 if key in seen:
