@@ -18,14 +18,19 @@ from patients.models import Clinic
 
 from ..models import OutcomeStandards
 from . import figures, stats
-from .selection import COMPLICATIONS, FUSIONS, Filters, Query
+from .selection import COMPLICATIONS, FUSIONS, Filters, Query, chosen
 
 
 def run(clinic: Clinic, filters: Filters, now: datetime) -> dict:
     """The whole report, as the API serves it (and the admin, the PDF and the CSV show)."""
     standards = OutcomeStandards.objects.current(clinic.pk)
     minimum = max(standards.min_group_size, filters.min_group or 0)
-    query = Query(clinic, filters, now)
+    with chosen(clinic, filters, now) as query:
+        return _report(query, standards, minimum)
+
+
+def _report(query: Query, standards: OutcomeStandards, minimum: int) -> dict:
+    clinic, filters, now = query.clinic, query.filters, query.now
     points = [
         p for p in standards.time_points
         if filters.time_point in (None, p["code"])

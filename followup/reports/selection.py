@@ -1,8 +1,12 @@
 """What the outcomes report covers: the filters, the groups, the complications it counts,
 and the CTEs of the chosen surgeries every section's query starts from."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
+
+from django.db import connection, transaction
 
 from patients.models import PROCEDURE_FAMILY, Clinic, ProcedureFamily
 
@@ -53,6 +57,7 @@ class Query:
     filters: Filters
     now: datetime
     params: dict = field(default_factory=dict)
+    table: str | None = None  # the temporary table `chosen` read the selection into
 
     def __post_init__(self):
         f = self.filters
@@ -81,8 +86,16 @@ class Query:
                 f"SELECT {columns}, 'procedure_levels', c.procedure || ' / ' || c.n_levels "
                 "FROM cohort c WHERE c.procedure = ANY(%(fusions)s)"
             )
+        cohort = f"cohort AS (SELECT * FROM {self.table})" if self.table else self.cohort()
         return f"""
-        WITH every AS (
+        WITH {cohort},
+        scoped AS (
+            {" UNION ALL ".join(scopes)}
+        )"""
+
+    def cohort(self) -> str:
+        """The chosen surgeries, with the time of each patient's next surgery."""
+        return f"""every AS (
             SELECT s.id, s.patient_id, s.procedure, s.surgeon, s.performed_at,
                    cardinality(s.levels) AS n_levels,
                    (s.performed_at AT TIME ZONE %(tz)s)::date AS day,
@@ -94,7 +107,23 @@ class Query:
         ),
         cohort AS (
             SELECT e.* FROM every e WHERE {self.where} AND e.performed_at <= %(now)s
-        ),
-        scoped AS (
-            {" UNION ALL ".join(scopes)}
         )"""
+
+
+TABLE = "report_cohort"
+
+
+@contextmanager
+def chosen(clinic: Clinic, filters: Filters, now: datetime) -> Iterator[Query]:
+    """The selection read once, into a temporary table the queries of a whole report
+    start from (instead of each finding the clinic's surgeries again); gone at the end,
+    or with the transaction if a query fails."""
+    query = Query(clinic, filters, now)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {TABLE} AS WITH {query.cohort()} SELECT * FROM cohort",
+            query.params,
+        )
+        query.table = TABLE
+        yield query
+        cursor.execute(f"DROP TABLE {TABLE}")

@@ -302,7 +302,9 @@ def test_queries_are_constant_in_the_number_of_patients(planted):
     Generator(seed=SEED, today=TODAY, effects=Effects(), surgeons=SURGEONS).run(
         400, patients_per_clinic=400, start=300
     )
-    assert count() == before <= 10
+    # The standards, the selection read into a temporary table (and dropped), the eight
+    # sections, the savepoint around them.
+    assert count() == before <= 12
 
 
 def test_the_intervals_themselves():
