@@ -13,6 +13,9 @@ HL7_RETENTION_DAYS = env_int("HL7_RETENTION_DAYS", 90, minimum=0)
 HL7_MAX_FRAME_BYTES = env_int("HL7_MAX_FRAME_BYTES", 2 * 1024 * 1024, minimum=1)
 # Connections served at once; one more is told so (an AR) and closed.
 HL7_MAX_CONNECTIONS = env_int("HL7_MAX_CONNECTIONS", 100, minimum=1)
+# Listener processes on the one port (SO_REUSEPORT: the kernel spreads the connections),
+# so that many connections use every core; HL7_MAX_CONNECTIONS is per process.
+HL7_PROCESSES = env_int("HL7_PROCESSES", 1, minimum=1)
 # A connection silent this long (seconds) is closed; a half-sent frame with it.
 HL7_IDLE_TIMEOUT = env_int("HL7_IDLE_TIMEOUT", 300, minimum=1)
 # A source silent this long (minutes) within the working hours of a working day, in its

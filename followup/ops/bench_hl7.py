@@ -38,16 +38,17 @@ HL7_MODALITY = {"XR": "CR"}  # what a RIS sends for a radiograph
 
 class Listener:
     """`with Listener() as listener: send(listener.port, ...)`: `manage.py hl7_listener`
-    as the Procfile runs it, on a free loopback port."""
+    on a free loopback port, one process per core (HL7_PROCESSES)."""
 
-    def __init__(self, workers: int = 8) -> None:
+    def __init__(self, workers: int = 8, processes: int = os.cpu_count() or 1) -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         env = {**os.environ, "DATABASE_URL": database_url(), "REDIS_URL": settings.REDIS_URL}
         self.process = subprocess.Popen(
             [sys.executable, "manage.py", "hl7_listener", "--host", "127.0.0.1",
-             "--port", str(self.port), "--workers", str(workers)],
+             "--port", str(self.port), "--workers", str(workers),
+             "--processes", str(processes)],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True,
         )  # fmt: skip

@@ -8,6 +8,12 @@ more is answered AR and closed), the idle time (`HL7_IDLE_TIMEOUT`: a silent con
 or one stuck mid-frame, is closed). A client that disconnects mid-frame, or sends
 garbage, costs its own connection at most. SIGTERM stops accepting, lets each connection
 finish the message in hand (its commit and its ACK), then closes.
+
+Several processes (`HL7_PROCESSES`) share the port with SO_REUSEPORT, each a listener as
+above, so that many connections use every core (a message's work is Python-bound: the
+threads of one process take turns). A supervisor starts them, passes SIGTERM on and
+waits for each to finish; one that dies is started again. A message is processed once
+whichever process receives it (processing.py: the claim by MSH-10).
 """
 
 import asyncio
@@ -18,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 from hl7.mllp import InvalidBlockError, start_hl7_server
 
 from . import acks, processing
@@ -47,8 +53,9 @@ def _process(frame: bytes) -> processing.Answer:
 
 
 class Listener:
-    def __init__(self, host: str, port: int, limits: Limits | None = None):
-        self.host, self.port = host, port
+    def __init__(self, host: str, port: int, limits: Limits | None = None,
+                 reuse_port: bool = False):  # fmt: skip
+        self.host, self.port, self.reuse_port = host, port, reuse_port
         self.limits = limits or Limits()
         self.executor = ThreadPoolExecutor(self.limits.workers, thread_name_prefix="hl7")
         self.connections: set[asyncio.Task] = set()
@@ -58,8 +65,9 @@ class Listener:
 
     async def serve(self) -> None:
         self.server = await start_hl7_server(
-            self._connected, self.host, self.port, limit=self.limits.max_frame, backlog=512
-        )
+            self._connected, self.host, self.port, limit=self.limits.max_frame, backlog=512,
+            reuse_port=self.reuse_port or None,
+        )  # fmt: skip
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self.stopping.set)
@@ -138,5 +146,59 @@ class Listener:
             return False
 
 
-def run(host: str, port: int, limits: Limits | None = None) -> None:
-    asyncio.run(Listener(host, port, limits).serve())
+def run(host: str, port: int, limits: Limits | None = None, processes: int = 1) -> None:
+    if processes <= 1:
+        asyncio.run(Listener(host, port, limits).serve())
+    else:
+        Supervisor(host, port, limits, processes).run()
+
+
+class Supervisor:
+    """`processes` listeners on one port; SIGTERM (or SIGINT) to each, then waits."""
+
+    def __init__(self, host: str, port: int, limits: Limits | None, processes: int):
+        self.host, self.port, self.limits, self.processes = host, port, limits, processes
+        self.children: set[int] = set()
+        self.stopping = False
+
+    def run(self) -> None:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._stop)
+        for _ in range(self.processes):
+            self._start()
+        while self.children:
+            try:
+                pid, status = os.wait()
+            except ChildProcessError:
+                break
+            except InterruptedError:
+                continue
+            self.children.discard(pid)
+            if not self.stopping:
+                log.error("HL7 listener process %s ended (status %s): started again", pid, status)
+                self._start()
+        log.info("HL7 listeners stopped")
+
+    def _start(self) -> None:
+        connections.close_all()  # a forked child never shares the parent's connection
+        pid = os.fork()
+        if pid == 0:
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, signal.SIG_DFL)
+            code = 0
+            try:
+                asyncio.run(Listener(self.host, self.port, self.limits, reuse_port=True).serve())
+            except BaseException:
+                log.exception("HL7 listener process failed")
+                code = 1
+            finally:
+                os._exit(code)
+        self.children.add(pid)
+
+    def _stop(self, signum, frame) -> None:
+        self.stopping = True
+        for pid in list(self.children):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                self.children.discard(pid)

@@ -16,8 +16,9 @@ SB, EB, CR = b"\x0b", b"\x1c", b"\x0d"
 
 
 class ListenerProcess:
-    def __init__(self, **env: str) -> None:
+    def __init__(self, processes: int = 1, **env: str) -> None:
         self.port = free_port()
+        self.processes = processes
         self.env = env
         self.process: subprocess.Popen | None = None
         self.lines: list[bytes] = []
@@ -26,7 +27,7 @@ class ListenerProcess:
         env = {**os.environ, "DATABASE_URL": database_url(), **self.env}
         self.process = subprocess.Popen(
             [sys.executable, "manage.py", "hl7_listener", "--host", "127.0.0.1",
-             "--port", str(self.port), "--workers", "4"],
+             "--port", str(self.port), "--workers", "4", "--processes", str(self.processes)],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip

@@ -3,9 +3,11 @@ client gone mid-frame, 200 connections, SIGTERM with a message in hand, a kill b
 the commit and the ACK, two listeners on one database, and fuzzed frames."""
 
 import contextlib
+import os
 import signal
 import socket
 import threading
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -178,6 +180,59 @@ def test_two_listeners_on_one_database_process_a_message_once(limited, operated)
     assert sorted(answers) == sorted([("AA", f"TWO-{n}") for n in range(10)] * 2)
     assert ImagingExam.objects.count() == 10
     assert Hl7Message.objects.filter(control_id__startswith="TWO-").count() == 10
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:  # the parent's pid, after the state
+                found.add(int(stat.parent.name))
+    return found
+
+
+def _listening_sockets(port: int) -> int:
+    """Sockets in LISTEN state on this loopback port (/proc/net/tcp)."""
+    rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return sum(1 for r in rows if r.split()[1].endswith(f":{port:04X}") and r.split()[3] == "0A")
+
+
+def test_listener_processes_share_the_port_and_one_that_dies_is_replaced(clinic, operated):
+    process = ListenerProcess(processes=2).start()
+    try:
+        wait_for(lambda: len(_children(process.process.pid)) == 2, 30, "two listener processes")
+        wait_for(lambda: _listening_sockets(process.port) == 2, 30, "both on the one port")
+        messages = [m.oru(f"PR-{n}", "M100", f"ACC-PR-{n}", "20260201") for n in range(24)]
+        answers = []
+
+        def sender(share):
+            answers.extend(msa(send(process.port, message)) for message in share)
+
+        threads = [threading.Thread(target=sender, args=(messages[i::8],)) for i in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(answers) == sorted(("AA", f"PR-{n}") for n in range(24))
+        assert ImagingExam.objects.filter(accession_number__startswith="ACC-PR-").count() == 24
+
+        first = _children(process.process.pid)
+        os.kill(min(first), signal.SIGKILL)
+
+        def replaced() -> bool:
+            now = _children(process.process.pid)
+            return len(now) == 2 and len(now - first) == 1
+
+        wait_for(replaced, 30, "a new listener process")
+        wait_for(lambda: _listening_sockets(process.port) == 2, 30, "the new one listening")
+        still_serves(process)
+        children = _children(process.process.pid)
+        assert process.stop() == 0
+    finally:
+        if process.alive():
+            process.stop(signal.SIGKILL)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in children)  # every one stopped
 
 
 FRAMES = st.one_of(
