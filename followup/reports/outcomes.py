@@ -95,10 +95,11 @@ def _groups(query: Query) -> list[dict]:
     """The size of the selection and of each group; the selection even when empty."""
     rows = _fetch(
         query.cte()
-        + """
-        SELECT scope, grp AS "group", count(*) AS surgeries,
-               count(DISTINCT patient_id) AS patients
-        FROM scoped GROUP BY scope, grp ORDER BY scope, grp""",
+        + f"""
+        SELECT s.scope, s.grp AS "group", count(*) AS surgeries,
+               count(DISTINCT c.patient_id) AS patients
+        FROM cohort c {query.scopes()}
+        GROUP BY s.scope, s.grp ORDER BY s.scope, s.grp""",
         query.params,
     )
     if not rows or rows[0]["scope"] != "all":
@@ -121,7 +122,7 @@ def _capture_rows(query: Query) -> list[dict]:
         query.cte()
         + f"""
         SELECT s.scope, s.grp AS "group", k.kind, k.code, min(k.label) AS label,
-               min((k.opens_at AT TIME ZONE %(tz)s)::date - s.day) AS day,
+               min((k.opens_at AT TIME ZONE %(tz)s)::date - c.day) AS day,
                count(*) FILTER (WHERE k.waived_at IS NULL AND {met} AND NOT k.late) AS on_time,
                count(*) FILTER (WHERE k.waived_at IS NULL AND {met} AND k.late) AS late,
                count(*) FILTER (WHERE {unmet} AND {owed}
@@ -129,8 +130,9 @@ def _capture_rows(query: Query) -> list[dict]:
                count(*) FILTER (WHERE k.waived_at IS NOT NULL OR ({unmet} AND NOT {owed}
                                 AND k.overdue_at <= %(now)s)) AS not_applicable,
                count(*) FILTER (WHERE {unmet} AND k.overdue_at > %(now)s) AS pending
-        FROM scoped s
-        JOIN followup_checkpoint k ON k.surgery_id = s.id AND k.kind <> 'milestone' {time_point}
+        FROM cohort c
+        JOIN followup_checkpoint k ON k.surgery_id = c.id AND k.kind <> 'milestone' {time_point}
+        {query.scopes()}
         GROUP BY s.scope, s.grp, k.kind, k.code
         ORDER BY s.scope, s.grp, k.kind, day, k.code""",
         params,
@@ -202,12 +204,13 @@ def _prom_rows(query: Query, standards: OutcomeStandards, points: list[dict]) ->
         query.cte()
         + ","
         + PAIRS
-        + """
+        + f"""
         pairs AS (
             SELECT s.scope, s.grp, l.tp, l.measure, b.value::float AS baseline,
                    l.value::float AS follow_up, (b.value - l.value)::float AS improvement,
                    CASE l.measure WHEN 'odi' THEN %(odi_mcid)s ELSE %(nrs_mcid)s END AS mcid
-            FROM scoped s JOIN later l ON l.sid = s.id JOIN baseline b USING (sid, measure)
+            FROM later l JOIN baseline b USING (sid, measure) JOIN cohort c ON c.id = l.sid
+            {query.scopes()}
         ),
         ranked AS (
             SELECT p.*,
@@ -239,10 +242,10 @@ def _fusion_rows(query: Query, standards: OutcomeStandards) -> list[dict]:
     withdrawn) among the fusions followed for a year."""
     params = {**query.params, "fusions": FUSIONS, "checkpoint": standards.fusion_checkpoint}
     return _fetch(
-        query.cte(procedure_levels=True)
-        + """,
+        query.cte()
+        + f""",
         assessed AS (
-            SELECT k.surgery_id AS sid, bool_and(f.value #>> '{}' = 'complete') AS complete
+            SELECT k.surgery_id AS sid, bool_and(f.value #>> '{{}}' = 'complete') AS complete
             FROM followup_checkpoint k
             JOIN imaging_finding f ON f.exam_id = k.satisfied_by_id AND f.code = 'bridging'
             WHERE k.clinic_id = %(clinic)s AND k.code = %(checkpoint)s AND k.waived_at IS NULL
@@ -256,14 +259,15 @@ def _fusion_rows(query: Query, standards: OutcomeStandards) -> list[dict]:
         SELECT s.scope, s.grp AS "group", count(*) AS fusions,
                count(a.sid) AS assessed,
                count(*) FILTER (WHERE a.complete) AS complete_bridging,
-               count(*) FILTER (WHERE s.day <= (%(now)s AT TIME ZONE %(tz)s)::date - 365)
+               count(*) FILTER (WHERE c.day <= (%(now)s AT TIME ZONE %(tz)s)::date - 365)
                    AS followed_a_year,
-               count(*) FILTER (WHERE s.day <= (%(now)s AT TIME ZONE %(tz)s)::date - 365
+               count(*) FILTER (WHERE c.day <= (%(now)s AT TIME ZONE %(tz)s)::date - 365
                                 AND p.sid IS NOT NULL) AS pseudarthrosis_suspected
-        FROM scoped s
-        LEFT JOIN assessed a ON a.sid = s.id
-        LEFT JOIN suspected p ON p.sid = s.id
-        WHERE s.procedure = ANY(%(fusions)s)
+        FROM cohort c
+        LEFT JOIN assessed a ON a.sid = c.id
+        LEFT JOIN suspected p ON p.sid = c.id
+        {query.scopes(procedure_levels=True)}
+        WHERE c.procedure = ANY(%(fusions)s)
         GROUP BY s.scope, s.grp
         ORDER BY s.scope, s.grp""",
         params,
@@ -288,7 +292,7 @@ def _complication_rows(query: Query) -> list[dict]:
             GROUP BY a.surgery_id
         )
         SELECT s.scope, s.grp AS "group", count(*) AS surgeries, {", ".join(columns)}
-        FROM scoped s LEFT JOIN hits h ON h.sid = s.id
+        FROM cohort c LEFT JOIN hits h ON h.sid = c.id {query.scopes()}
         GROUP BY s.scope, s.grp
         ORDER BY s.scope, s.grp""",
         params,
@@ -300,17 +304,18 @@ def _acknowledgement_rows(query: Query) -> list[dict]:
     and for all severities (severity empty)."""
     return _fetch(
         query.cte()
-        + """
+        + f"""
         SELECT s.scope, s.grp AS "group", coalesce(a.severity, '') AS severity,
                count(*) AS alerts, count(a.acknowledged_at) AS acknowledged,
                percentile_cont(0.5) WITHIN GROUP (ORDER BY h.hours) AS median_hours,
                percentile_cont(0.9) WITHIN GROUP (ORDER BY h.hours) AS p90_hours,
                avg(h.hours) AS mean_hours
-        FROM scoped s
-        JOIN followup_alert a ON a.surgery_id = s.id
+        FROM cohort c
+        JOIN followup_alert a ON a.surgery_id = c.id
         CROSS JOIN LATERAL (
             SELECT extract(epoch FROM a.acknowledged_at - a.created_at)::float / 3600 AS hours
         ) h
+        {query.scopes()}
         GROUP BY GROUPING SETS ((s.scope, s.grp, a.severity), (s.scope, s.grp))
         ORDER BY s.scope, s.grp, severity""",
         query.params,
@@ -323,20 +328,21 @@ def _overdue_rows(query: Query) -> list[dict]:
     for all (code empty)."""
     return _fetch(
         query.cte()
-        + """
+        + f"""
         SELECT s.scope, s.grp AS "group", coalesce(k.code, '') AS code,
                count(*) AS overdue, count(*) FILTER (WHERE e.id IS NULL) AS still_missing,
                percentile_cont(0.5) WITHIN GROUP (ORDER BY d.days) AS median_days,
                percentile_cont(0.9) WITHIN GROUP (ORDER BY d.days) AS p90_days,
                avg(d.days) AS mean_days
-        FROM scoped s
-        JOIN followup_checkpoint k ON k.surgery_id = s.id AND k.kind <> 'milestone'
+        FROM cohort c
+        JOIN followup_checkpoint k ON k.surgery_id = c.id AND k.kind <> 'milestone'
          AND k.required AND k.waived_at IS NULL AND k.overdue_at <= %(now)s
         LEFT JOIN imaging_imagingexam e ON e.id = k.satisfied_by_id
         CROSS JOIN LATERAL (
             SELECT extract(epoch FROM coalesce(e.performed_at, %(now)s) - k.overdue_at)::float
                    / 86400 AS days
         ) d
+        {query.scopes()}
         WHERE e.id IS NULL OR e.performed_at > k.overdue_at
         GROUP BY GROUPING SETS ((s.scope, s.grp, k.code), (s.scope, s.grp))
         ORDER BY s.scope, s.grp, code""",

@@ -76,22 +76,22 @@ class Query:
         self.where = " AND ".join(where)
         self.dimension = GROUP_BY[f.group_by]
 
-    def cte(self, *, procedure_levels: bool = False) -> str:
-        columns = "c.id, c.patient_id, c.procedure, c.surgeon, c.performed_at, c.n_levels, c.day"
-        scopes = [f"SELECT {columns}, 'all' AS scope, '' AS grp FROM cohort c"]
-        if self.filters.group_by != "none":
-            scopes.append(f"SELECT {columns}, 'group', {self.dimension} FROM cohort c")
-        if procedure_levels:
-            scopes.append(
-                f"SELECT {columns}, 'procedure_levels', c.procedure || ' / ' || c.n_levels "
-                "FROM cohort c WHERE c.procedure = ANY(%(fusions)s)"
-            )
+    def cte(self) -> str:
+        """`WITH cohort AS (...)`: the chosen surgeries (from `chosen`'s table, if read)."""
         cohort = f"cohort AS (SELECT * FROM {self.table})" if self.table else self.cohort()
         return f"""
-        WITH {cohort},
-        scoped AS (
-            {" UNION ALL ".join(scopes)}
-        )"""
+        WITH {cohort}"""
+
+    def scopes(self, *, procedure_levels: bool = False) -> str:
+        """Each row of a selected surgery `c` once more per scope it counts in, as `s.scope`
+        and `s.grp`: after the joins, so that the rows joined to a surgery are read once,
+        whatever the number of scopes."""
+        scopes = ["('all', '')"]
+        if self.filters.group_by != "none":
+            scopes.append(f"('group', {self.dimension})")
+        if procedure_levels:
+            scopes.append("('procedure_levels', c.procedure || ' / ' || c.n_levels)")
+        return f"CROSS JOIN LATERAL (VALUES {', '.join(scopes)}) AS s(scope, grp)"
 
     def cohort(self) -> str:
         """The chosen surgeries, with the time of each patient's next surgery."""
@@ -124,6 +124,7 @@ def chosen(clinic: Clinic, filters: Filters, now: datetime) -> Iterator[Query]:
             f"CREATE TEMPORARY TABLE {TABLE} AS WITH {query.cohort()} SELECT * FROM cohort",
             query.params,
         )
+        cursor.execute(f"ANALYZE {TABLE}")  # a temporary table has no statistics until then
         query.table = TABLE
         yield query
         cursor.execute(f"DROP TABLE {TABLE}")
