@@ -244,17 +244,20 @@ def _fusion_rows(query: Query, standards: OutcomeStandards) -> list[dict]:
     return _fetch(
         query.cte()
         + f""",
+        fusions AS (SELECT c.id FROM cohort c WHERE c.procedure = ANY(%(fusions)s)),
         assessed AS (
             SELECT k.surgery_id AS sid, bool_and(f.value #>> '{{}}' = 'complete') AS complete
-            FROM followup_checkpoint k
+            FROM fusions u
+            JOIN followup_checkpoint k ON k.surgery_id = u.id AND k.code = %(checkpoint)s
+             AND k.waived_at IS NULL
             JOIN imaging_finding f ON f.exam_id = k.satisfied_by_id AND f.code = 'bridging'
-            WHERE k.clinic_id = %(clinic)s AND k.code = %(checkpoint)s AND k.waived_at IS NULL
             GROUP BY k.surgery_id
         ),
         suspected AS (
-            SELECT DISTINCT a.surgery_id AS sid FROM followup_alert a
-            WHERE a.clinic_id = %(clinic)s AND a.code = 'pseudarthrosis_suspected'
-              AND NOT a.auto_resolved
+            SELECT DISTINCT a.surgery_id AS sid
+            FROM fusions u
+            JOIN followup_alert a ON a.surgery_id = u.id AND a.code = 'pseudarthrosis_suspected'
+             AND NOT a.auto_resolved
         )
         SELECT s.scope, s.grp AS "group", count(*) AS fusions,
                count(a.sid) AS assessed,
@@ -286,9 +289,9 @@ def _complication_rows(query: Query) -> list[dict]:
         + f""",
         hits AS (
             SELECT a.surgery_id AS sid, array_agg(DISTINCT a.code::text) AS codes
-            FROM followup_alert a
-            WHERE a.clinic_id = %(clinic)s AND a.code = ANY(%(codes)s) AND NOT a.auto_resolved
-              AND a.surgery_id IS NOT NULL
+            FROM cohort c
+            JOIN followup_alert a ON a.surgery_id = c.id AND a.code = ANY(%(codes)s)
+             AND NOT a.auto_resolved
             GROUP BY a.surgery_id
         )
         SELECT s.scope, s.grp AS "group", count(*) AS surgeries, {", ".join(columns)}
