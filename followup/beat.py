@@ -45,6 +45,12 @@ BEAT_SCHEDULE = {
         "schedule": crontab(minute="*/5"),
         "options": {"expires": 4 * 60},
     },
+    # The public keys SMART clients and CDS Hooks EHRs publish at a URL (followup/jwks.py).
+    "jwks": {
+        "task": "followup.tasks.refresh_jwks",
+        "schedule": crontab(minute="*/5"),
+        "options": {"expires": 4 * 60},
+    },
     # Proves beat is alive and its messages get through (/healthz/deep).
     "heartbeat": {
         "task": "followup.tasks.beat_tick",

@@ -38,6 +38,7 @@ ROUTES = {
     "followup.tasks.deliver_fhir_subscriptions": DELIVERY,
     "followup.tasks.send_prom_invitations": DELIVERY,
     "followup.tasks.pacs_sync": DELIVERY,  # waits on the PACS, like a receiver
+    "followup.tasks.refresh_jwks": DELIVERY,  # waits on the parties' servers, likewise
 }
 
 

@@ -1,5 +1,6 @@
 """Every outbound HTTP request of the service goes through here (alert webhooks, FHIR
-subscriptions), and the one signature of their bodies (`sign`).
+subscriptions, the JWK Sets that SMART clients and CDS Hooks EHRs publish), and the one
+signature of the bodies it posts (`sign`).
 
 A URL comes from an integration or a clinician, so it may point inside the hospital or
 at the cloud's metadata service. What this module guarantees, for each request:
@@ -20,7 +21,8 @@ at the cloud's metadata service. What this module guarantees, for each request:
 - **One total deadline per request** (connect, TLS, sending, the answer's status line and
   headers): a watchdog shuts the socket down when it passes, so a receiver that trickles
   one byte at a time is cut at the deadline, not after one timeout per byte. The body of
-  the answer is never read.
+  a POST's answer is never read; a GET's (`get_json`) is read within the same deadline,
+  up to a size limit.
 - **Generic reasons only** (`Answer.reason`, `Refused`): "timeout", "connection
   refused", "HTTP 503"... never the socket's error text, so that the delivery log does
   not describe the network to whoever registered the URL.
@@ -39,6 +41,7 @@ import hashlib
 import hmac
 import http.client
 import ipaddress
+import json
 import socket
 import ssl
 import threading
@@ -238,6 +241,44 @@ def _reason(error: BaseException, dog: _Watchdog) -> str:
     return "connection failed"
 
 
+def _checked(url: str) -> tuple[Target, list[str]]:
+    """The URL's target and its resolved addresses, every one checked; else `Refused`."""
+    where = target(url)
+    try:
+        addresses = resolve(where.host, where.port)
+    except (OSError, UnicodeError):
+        raise Refused("name not resolved") from None
+    for address in addresses:
+        check_address(address)
+    return where, addresses
+
+
+def get_json(url: str, max_bytes: int, timeout: float | None = None):
+    """GET `url` and parse its JSON body (at most `max_bytes`) within `timeout` seconds in
+    all (WEBHOOK_TIMEOUT by default); `Refused` with a generic reason for anything else."""
+    deadline = time.monotonic() + (settings.WEBHOOK_TIMEOUT if timeout is None else timeout)
+    where, addresses = _checked(url)
+    with _Watchdog(deadline) as dog:
+        connection = _PinnedConnection(where, addresses, deadline, dog)
+        try:
+            connection.request("GET", where.path, headers={"Accept": "application/json"})
+            response = connection.getresponse()
+            body = response.read(max_bytes + 1) if response.status == 200 else b""
+        except (OSError, http.client.HTTPException, ValueError) as error:
+            raise Refused(_reason(error, dog)) from None
+        finally:
+            connection.close()
+    if response.status != 200:
+        redirect = " (redirects are not followed)" if 300 <= response.status < 400 else ""
+        raise Refused(f"HTTP {response.status}{redirect}")
+    if len(body) > max_bytes:
+        raise Refused(f"answer larger than {max_bytes} bytes")
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise Refused("not JSON") from None
+
+
 def post(url: str, body: bytes, headers: dict[str, str], timeout: float | None = None) -> Answer:
     """POST `body` to `url` within `timeout` seconds in all (WEBHOOK_TIMEOUT by default).
     Never raises for the network or the URL: the answer says what happened."""
@@ -248,13 +289,7 @@ def post(url: str, body: bytes, headers: dict[str, str], timeout: float | None =
         return Answer(status, reason, int((time.monotonic() - started) * 1000))
 
     try:
-        where = target(url)
-        try:
-            addresses = resolve(where.host, where.port)
-        except (OSError, UnicodeError):
-            return answer(None, "name not resolved")
-        for address in addresses:
-            check_address(address)
+        where, addresses = _checked(url)
     except Refused as refused:
         return answer(None, str(refused))
 

@@ -5,6 +5,9 @@ Findings are always written with their exam (API and admin save the exam too), s
 the exam's signal covers them; a bulk write of exams sends `exams_written_in_bulk`.
 """
 
+from functools import partial
+
+from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils import timezone
@@ -17,13 +20,16 @@ from imaging.signals import exams_written_in_bulk
 from patients.models import (
     ApiClient,
     Assessment,
+    CdsHooksClient,
     ClinicalEvent,
     Patient,
+    SmartClient,
     Surgery,
     client_revoked,
 )
 from patients.signals import clinical_event_recorded
 
+from . import jwks
 from .models import Alert, FhirSubscription, FhirSubscriptionStatus, WebhookEndpoint
 
 
@@ -96,3 +102,13 @@ def client_revoked_disables_its_webhooks(sender, client: ApiClient, **kwargs):
     FhirSubscription.objects.filter(client=client).exclude(
         status=FhirSubscriptionStatus.OFF
     ).update(status=FhirSubscriptionStatus.OFF, reason="The client was revoked.")
+
+
+@receiver(post_save, sender=SmartClient, dispatch_uid="followup.smart_client_registered")
+@receiver(post_save, sender=CdsHooksClient, dispatch_uid="followup.cds_client_registered")
+def party_registered_fetches_its_keys(sender, instance, created, raw=False, **kwargs):
+    """A party registered with a JWK Set URL has its keys once the registration is
+    committed (never a network wait inside a transaction), then every few minutes
+    (followup/jwks.py); its admin page says when they were fetched, or why not."""
+    if created and not raw and instance.jwks_url:
+        transaction.on_commit(partial(jwks.fetch, instance))

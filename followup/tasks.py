@@ -15,7 +15,7 @@ from followup.feeds.dicom import reconcile
 from followup.fhir import notifications
 from followup.pipeline import refresh, sweep
 
-from . import health
+from . import health, jwks
 
 MINUTE = 60  # seconds
 
@@ -79,6 +79,12 @@ def deliver_webhooks() -> int:
 def deliver_fhir_subscriptions() -> int:
     """Handshakes, heartbeats and alert notifications to the FHIR subscribers, in order."""
     return subscriptions.deliver(notifications.compose, timezone.now())
+
+
+# Every 5 minutes: the JWK Sets that SMART clients and CDS Hooks EHRs publish at a URL.
+@shared_task(soft_time_limit=2 * MINUTE, time_limit=2 * MINUTE + 30)
+def refresh_jwks() -> int:
+    return jwks.refresh_all()
 
 
 @shared_task(soft_time_limit=10, time_limit=15)

@@ -15,12 +15,24 @@ from patients.models import SMART_SCOPES, CdsHooksClient, Scope, SmartClient, va
 class JwksField(forms.JSONField):
     def __init__(self, **kwargs):
         kwargs.setdefault("widget", forms.Textarea(attrs={"rows": 8, "cols": 80}))
-        kwargs.setdefault("help_text", 'The public keys: {"keys": [{"kty": ..., "kid": ...}]}.')
-        super().__init__(validators=[validate_jwks], **kwargs)
+        kwargs.setdefault("help_text", 'The public keys: {"keys": [{"kty": ..., "kid": ...}]}; '
+                          "or leave empty and give the URL where they are published.")  # fmt: skip
+        super().__init__(validators=[validate_jwks], required=False, **kwargs)
 
 
-class SmartClientForm(forms.ModelForm):
+class KeysForm(forms.ModelForm):
+    """The public keys, registered (a JWK Set) or published (a JWK Set URL): one of them."""
+
     jwks = JwksField()
+
+    def clean(self):
+        data = super().clean()
+        if bool(data.get("jwks")) == bool(data.get("jwks_url")):
+            self.add_error("jwks", "Give either the JWK Set or its URL (one of them).")
+        return data
+
+
+class SmartClientForm(KeysForm):
     scopes = forms.MultipleChoiceField(
         choices=[(s.value, s.label) for s in SMART_SCOPES],
         initial=[Scope.READ],
@@ -30,15 +42,13 @@ class SmartClientForm(forms.ModelForm):
 
     class Meta:
         model = SmartClient
-        fields = ["clinic", "name", "jwks", "scopes"]
+        fields = ["clinic", "name", "jwks", "jwks_url", "scopes"]
 
 
-class CdsHooksClientForm(forms.ModelForm):
-    jwks = JwksField()
-
+class CdsHooksClientForm(KeysForm):
     class Meta:
         model = CdsHooksClient
-        fields = ["clinic", "name", "iss", "jwks"]
+        fields = ["clinic", "name", "iss", "jwks", "jwks_url"]
 
 
 class JwtPartyAdmin(ManagersHoldTheKeys, ClinicScopedAdmin):
@@ -74,8 +84,9 @@ class JwtPartyAdmin(ManagersHoldTheKeys, ClinicScopedAdmin):
 class SmartClientAdmin(JwtPartyAdmin):
     form = SmartClientForm
     list_display = ["name", "clinic", "client_id", "created_at", "created_by", "revoked_at"]
-    readonly_fields = ["clinic", "name", "client_id", "scopes", "keys", "created_at",
-                       "created_by", "revoked_at"]  # fmt: skip
+    readonly_fields = ["clinic", "name", "client_id", "scopes", "keys", "jwks_url",
+                       "jwks_fetched_at", "jwks_error", "created_at", "created_by",
+                       "revoked_at"]  # fmt: skip
 
     def get_fields(self, request, obj=None):
         return SmartClientForm.Meta.fields if obj is None else self.readonly_fields
@@ -87,7 +98,7 @@ class SmartClientAdmin(JwtPartyAdmin):
     def save_model(self, request, obj, form, change):
         registered = SmartClient.register(
             obj.clinic, obj.name, form.cleaned_data["jwks"], form.cleaned_data["scopes"],
-            created_by=request.user,
+            created_by=request.user, jwks_url=obj.jwks_url,
         )  # fmt: skip
         obj.pk, obj.client_id = registered.pk, registered.client_id
         obj.identity_id = registered.identity_id
@@ -101,7 +112,8 @@ class SmartClientAdmin(JwtPartyAdmin):
 class CdsHooksClientAdmin(JwtPartyAdmin):
     form = CdsHooksClientForm
     list_display = ["name", "clinic", "iss", "created_at", "created_by", "revoked_at"]
-    readonly_fields = ["clinic", "name", "iss", "keys", "created_at", "created_by", "revoked_at"]
+    readonly_fields = ["clinic", "name", "iss", "keys", "jwks_url", "jwks_fetched_at",
+                       "jwks_error", "created_at", "created_by", "revoked_at"]  # fmt: skip
 
     def get_fields(self, request, obj=None):
         return CdsHooksClientForm.Meta.fields if obj is None else self.readonly_fields
@@ -112,6 +124,7 @@ class CdsHooksClientAdmin(JwtPartyAdmin):
 
     def save_model(self, request, obj, form, change):
         registered = CdsHooksClient.register(
-            obj.clinic, obj.name, obj.iss, form.cleaned_data["jwks"], created_by=request.user
-        )
+            obj.clinic, obj.name, obj.iss, form.cleaned_data["jwks"], created_by=request.user,
+            jwks_url=obj.jwks_url,
+        )  # fmt: skip
         obj.pk, obj.identity_id = registered.pk, registered.identity_id

@@ -57,6 +57,16 @@ def validate_jwks(value) -> None:
             raise ValidationError(f"Key {key['kid']!r}: an RSA key needs {MIN_RSA_BITS} bits.")
 
 
+def _keys(jwks: dict | None, jwks_url: str) -> dict:
+    """A registration's keys: a valid JWK Set, or none yet when they come from a URL."""
+    if jwks:
+        validate_jwks(jwks)
+        return jwks
+    if not jwks_url:
+        raise ValidationError("Give its public keys: a JWK Set, or the URL it publishes.")
+    return {}
+
+
 def _identity(clinic: Clinic, label: str, scopes: list[str], created_by) -> ApiClient:
     """The ApiClient the party acts as; its bearer token is discarded unseen."""
     client, _token = ApiClient.issue(clinic, label, scopes=scopes, created_by=created_by)
@@ -70,9 +80,21 @@ class JwtParty(models.Model):
     clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="+")
     name = models.CharField(max_length=150)
     jwks = models.JSONField(
+        default=dict,
+        blank=True,
         validators=[validate_jwks],
-        help_text='Public keys, as a JWK Set: {"keys": [{"kty": "RSA", "kid": ..., ...}]}.',
+        help_text='Public keys, as a JWK Set: {"keys": [{"kty": "RSA", "kid": ..., ...}]}; '
+        "with a JWK Set URL, the copy last fetched from it.",
     )
+    jwks_url = models.URLField(
+        "JWK Set URL",
+        max_length=500,
+        blank=True,
+        help_text="Where it publishes its public keys (https), instead of registering them: "
+        "fetched at registration, then every few minutes (followup/jwks.py).",
+    )
+    jwks_fetched_at = models.DateTimeField(null=True, blank=True, editable=False)
+    jwks_error = models.CharField(max_length=200, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -122,15 +144,17 @@ class SmartClient(JwtParty):
     @classmethod
     @transaction.atomic
     def register(
-        cls, clinic: Clinic, name: str, jwks: dict, scopes=None, created_by=None
-    ) -> "SmartClient":
-        validate_jwks(jwks)
+        cls, clinic: Clinic, name: str, jwks: dict | None, scopes=None, created_by=None,
+        jwks_url: str = "",
+    ) -> "SmartClient":  # fmt: skip
+        jwks = _keys(jwks, jwks_url)
         allowed = [s for s in (scopes if scopes is not None else [Scope.READ]) if s in SMART_SCOPES]
         identity = _identity(clinic, f"SMART: {name}", [*allowed, Scope.FHIR], created_by)
         return cls.objects.create(
             clinic=clinic,
             name=name,
             jwks=jwks,
+            jwks_url=jwks_url,
             scopes=allowed,
             identity=identity,
             client_id=secrets.token_urlsafe(24),
@@ -160,12 +184,19 @@ class CdsHooksClient(JwtParty):
 
     @classmethod
     @transaction.atomic
-    def register(cls, clinic: Clinic, name: str, iss: str, jwks: dict, created_by=None):
-        validate_jwks(jwks)
+    def register(cls, clinic: Clinic, name: str, iss: str, jwks: dict | None, created_by=None,
+                 jwks_url: str = ""):  # fmt: skip
+        jwks = _keys(jwks, jwks_url)
         # No scope: the identity opens nothing of /api/ or /fhir/, only the hooks.
         identity = _identity(clinic, f"CDS Hooks: {name}", [], created_by)
         return cls.objects.create(
-            clinic=clinic, name=name, iss=iss, jwks=jwks, identity=identity, created_by=created_by
+            clinic=clinic,
+            name=name,
+            iss=iss,
+            jwks=jwks,
+            jwks_url=jwks_url,
+            identity=identity,
+            created_by=created_by,
         )
 
 
