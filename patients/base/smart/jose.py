@@ -1,14 +1,21 @@
 """A signed JWT checked against a stored JWK Set, with PyJWT: the algorithm from an allow
 list (RS384, ES384; never a symmetric one, never "none"), the key named by the header's
 `kid` and of that algorithm's type, then the signature, `exp`, `aud` and `iss` claims.
-No cryptography of our own."""
+No cryptography of our own. `verify_once` adds what a SMART client's assertion and a CDS
+Hooks EHR's JWT both must be: short-lived and used once."""
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import jwt
 from jwt import PyJWK, PyJWTError
 
-from patients.models import JWT_ALGORITHMS
+from patients.models import JWT_ALGORITHMS, SeenJwt
+
+# SMART backend services and CDS Hooks: `exp` "no more than five minutes in the future";
+# a little more for the clocks of the two sides, which are never quite the same.
+LIFETIME = timedelta(minutes=5)
+CLOCK_SKEW = 30  # seconds
 
 _KEY_TYPE = {"RS384": "RSA", "ES384": "EC"}
 
@@ -82,3 +89,22 @@ def verify(
         except PyJWTError:
             raise Invalid("invalid JWT") from None
     raise Invalid("signature not verified by any registered key")
+
+
+def verify_once(token: str, jwks: dict, *, audience: str, issuer: str,
+                require: tuple[str, ...], replay_scope: str) -> dict:  # fmt: skip
+    """`verify`, then: `exp` at most LIFETIME ahead, and a `jti` this party (`replay_scope`)
+    never used before, recorded until `exp` (SeenJwt: once on any worker)."""
+    claims = verify(token, jwks, audience=audience, issuer=issuer, require=require,
+                    leeway=CLOCK_SKEW)  # fmt: skip
+    if not isinstance(claims["exp"], int | float):
+        raise Invalid("exp is not a time")
+    expires = datetime.fromtimestamp(claims["exp"], UTC)
+    if expires > datetime.now(UTC) + LIFETIME + timedelta(seconds=CLOCK_SKEW):
+        raise Invalid("exp is more than five minutes ahead")
+    jti = claims["jti"]
+    if not isinstance(jti, str) or not jti or len(jti) > 255:
+        raise Invalid("jti must be a string of at most 255 characters")
+    if not SeenJwt.first_use(replay_scope, jti, expires):
+        raise Invalid("jti already used (a replayed JWT)")
+    return claims
