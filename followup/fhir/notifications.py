@@ -57,13 +57,21 @@ def bundle(notice: Notice, now: datetime) -> dict:
     }
 
 
+QUERY_STATUS = "query-status"  # the answer to `$status`, not a notification
+
+
 def status(notice: Notice, base: str) -> dict:
-    """The SubscriptionStatus, as the backport IG's R4 `Parameters`."""
+    """The SubscriptionStatus, as the backport IG's R4 `Parameters`: in a notification, or
+    (type `query-status`) as `Subscription/{id}/$status` answers it, with its status now."""
     sub = notice.subscription
+    if notice.type == QUERY_STATUS:
+        state = sub.status
+    else:
+        state = "requested" if notice.type == HANDSHAKE else "active"
     parameters = [
         {"name": "subscription", "valueReference": {"reference": f"{base}Subscription/{sub.pk}"}},
         {"name": "topic", "valueCanonical": TOPICS[sub.topic].url},
-        {"name": "status", "valueCode": "requested" if notice.type == HANDSHAKE else "active"},
+        {"name": "status", "valueCode": state},
         {"name": "type", "valueCode": notice.type},
         # An integer64 in R5; a string in R4.
         {"name": "events-since-subscription-start", "valueString": str(notice.events_since_start)},

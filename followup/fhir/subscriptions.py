@@ -23,6 +23,7 @@ from .entries import Refused
 BACKPORT = "http://hl7.org/fhir/uv/subscriptions-backport"
 PROFILE_SUBSCRIPTION = f"{BACKPORT}/StructureDefinition/backport-subscription"
 PROFILE_STATUS = f"{BACKPORT}/StructureDefinition/backport-subscription-status-r4"
+OPERATION_STATUS = f"{BACKPORT}/OperationDefinition/backport-subscription-status"
 PROFILE_NOTIFICATION = f"{BACKPORT}/StructureDefinition/backport-subscription-notification-r4"
 EXT_FILTER = f"{BACKPORT}/StructureDefinition/backport-filter-criteria"
 EXT_HEARTBEAT = f"{BACKPORT}/StructureDefinition/backport-heartbeat-period"
@@ -131,6 +132,7 @@ def capability_resources() -> list[dict]:
             "documentation": "Topic-based rest-hook subscriptions (R4 backport): a client "
             "sees only its own. Deleting one turns it off.",
             "interaction": [{"code": code} for code in ("create", "read", "search-type", "delete")],
+            "operation": [{"name": "status", "definition": OPERATION_STATUS}],
         },
         {
             "type": "Basic",

@@ -47,6 +47,11 @@ urlpatterns += [
         views.SubscriptionViewSet.as_view({"get": "retrieve", "delete": "destroy"}),
         name="fhir-Subscription",
     ),
+    path(
+        "Subscription/<str:pk>/$status",
+        views.SubscriptionViewSet.as_view({"get": "status"}),
+        name="fhir-Subscription-status",
+    ),
     path("Basic", views.TopicViewSet.as_view({"get": "list"}), name="fhir-Basic-search"),
     path("Basic/<str:pk>", views.TopicViewSet.as_view({"get": "retrieve"}), name="fhir-Basic"),
     path(

@@ -22,10 +22,11 @@ from patients.base.api.viewsets import ClinicScopedViewSet
 from patients.models import ApiClient, Assessment, Clinic, Patient, Surgery
 
 from ..api.reports import audit_report_read, chosen_clinic
+from ..delivery.subscriptions import Notice
 from ..models import Alert, AlertStatus, FhirSubscription, FhirSubscriptionStatus
 from ..pipeline.refresh import nudge
 from ..reports import outcomes
-from . import followup_resources, measures, observations, resources, subscriptions
+from . import followup_resources, measures, notifications, observations, resources, subscriptions
 from .bundles import BASE_PATH, Issue, base_url, count_only, operation_outcome, searchset
 from .capability import capability_statement
 from .entries import Refused
@@ -308,6 +309,22 @@ class SubscriptionViewSet(FhirMixin, ClinicScopedViewSet):
         location = request.build_absolute_uri(f"{BASE_PATH}Subscription/{row.pk}")
         body = subscriptions.subscription(row, with_secret=True)
         return Response(body, status=201, headers={"Location": location})
+
+    def status(self, request, pk: str):
+        """`Subscription/{id}/$status` (backport IG): a searchset Bundle of its
+        SubscriptionStatus (type `query-status`), with the events counted so far."""
+        check_params(request.query_params, set())
+        row = self._row(pk)
+        notice = Notice(row, notifications.QUERY_STATUS, row.events_since_start)
+        found = notifications.status(notice, notifications.server_base())
+        return Response({
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "total": 1,
+            "link": [{"relation": "self", "url": request.build_absolute_uri()}],
+            "entry": [{"fullUrl": f"urn:uuid:{found['id']}", "resource": found,
+                       "search": {"mode": "match"}}],
+        })  # fmt: skip
 
     def destroy(self, request, pk: str):
         row = self._row(pk)

@@ -43,7 +43,8 @@ FHIR_READS = {
 # the subscription topics, the Measure and its evaluation (a clinic's aggregates, audited
 # with no patient like the REST report: tests/followup/fhir/test_fhir_measure_report.py).
 NOT_PATIENT_DATA = {"fhir-transaction", "fhir-metadata", "fhir-smart-configuration",
-                    "fhir-Subscription", "fhir-Subscription-search", "fhir-Basic",
+                    "fhir-Subscription", "fhir-Subscription-search",
+                    "fhir-Subscription-status", "fhir-Basic",
                     "fhir-Basic-search", "fhir-Measure",
                     "fhir-Measure-evaluate-measure"}  # fmt: skip
 

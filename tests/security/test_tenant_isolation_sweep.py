@@ -55,6 +55,7 @@ OBJECT_ID = {
     "fhir-Flag": lambda a: a["alert"].pk,
     "fhir-observation": lambda a: f"finding-{a['finding'].pk}",
     "fhir-Subscription": lambda a: a["fhir_subscription"].pk,
+    "fhir-Subscription-status": lambda a: a["fhir_subscription"].pk,
     # Anything else under /fhir/r4/ (an unknown type): A's patient under another name.
     "fhir/r4/^(?P<path>.+)$": lambda a: f"Person/{a['patient'].pk}",
 }

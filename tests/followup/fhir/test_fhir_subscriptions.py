@@ -237,3 +237,27 @@ def test_revoking_the_client_turns_its_subscriptions_off(integration_a, clinic_a
     integration_a.client.revoke()
     statuses = dict(FhirSubscription.objects.values_list("pk", "status"))
     assert statuses == {int(mine["id"]): "off", int(theirs["id"]): "requested"}
+
+
+def test_status_says_the_subscriptions_state_and_the_events_counted(integration_a, integration_b):
+    resource = created(integration_a, subscription())
+    row = FhirSubscription.objects.get(pk=resource["id"])
+    row.status, row.events_since_start = FhirSubscriptionStatus.ACTIVE, 7
+    row.save(update_fields=["status", "events_since_start"])
+    bundle = valid(fhir_get(integration_a, f"/fhir/r4/Subscription/{row.pk}/$status"))
+    assert (bundle["type"], bundle["total"]) == ("searchset", 1)
+    [entry] = bundle["entry"]
+    assert entry["resource"]["meta"]["profile"] == [fhir_subs.PROFILE_STATUS]
+    parameters = {p["name"]: p for p in entry["resource"]["parameter"]}
+    assert parameters["type"]["valueCode"] == "query-status"
+    assert parameters["status"]["valueCode"] == "active"
+    assert parameters["events-since-subscription-start"]["valueString"] == "7"
+    assert parameters["topic"]["valueCanonical"] == fhir_subs.TOPICS[FhirTopic.ALERT].url
+    reference = parameters["subscription"]["valueReference"]["reference"]
+    assert reference.endswith(f"/fhir/r4/Subscription/{row.pk}")
+
+    outcome = fhir_get(integration_b, f"/fhir/r4/Subscription/{row.pk}/$status", status=404)
+    assert valid(outcome)["issue"][0]["code"] == "not-found"
+    statement = fhir_get(integration_a, "/fhir/r4/metadata")
+    [declared] = [r for r in statement["rest"][0]["resource"] if r["type"] == "Subscription"]
+    assert declared["operation"] == [{"name": "status", "definition": fhir_subs.OPERATION_STATUS}]
