@@ -10,6 +10,7 @@ group of one dimension (scope `group`: by surgeon, procedure or number of levels
 also per procedure and number of levels (scope `procedure_levels`).
 """
 
+import json
 from datetime import datetime
 
 from django.db import connection
@@ -23,18 +24,65 @@ from .selection import COMPLICATIONS, FUSIONS, Filters, Query, chosen
 
 def run(clinic: Clinic, filters: Filters, now: datetime) -> dict:
     """The whole report, as the API serves it (and the admin, the PDF and the CSV show)."""
-    standards = OutcomeStandards.objects.current(clinic.pk)
+    return run_many([clinic], filters, now)[clinic.pk]
+
+
+def run_many(clinics: list[Clinic], filters: Filters, now: datetime) -> dict[int, dict]:
+    """The whole report of each of these clinics (by id), computed together: each section
+    one query over all their chosen surgeries, counted per clinic. Clinics whose outcome
+    standards differ in what the queries take (baseline, time points, MCIDs, the fusion
+    checkpoint) are computed in a pass of their own."""
+    standards = OutcomeStandards.objects.current_of([clinic.pk for clinic in clinics])
+    passes: dict[tuple, list[Clinic]] = {}
+    for clinic in clinics:
+        passes.setdefault(_in_the_queries(standards[clinic.pk]), []).append(clinic)
+    reports = {}
+    for batch in passes.values():
+        with chosen(batch, filters, now) as query:
+            sections = _sections(query, standards[batch[0].pk])
+        for clinic in batch:
+            rows = {name: found.get(clinic.pk, []) for name, found in sections.items()}
+            reports[clinic.pk] = _report(clinic, filters, now, standards[clinic.pk], rows)
+    return reports
+
+
+def _in_the_queries(standards: OutcomeStandards) -> tuple:
+    return (standards.baseline_days, json.dumps(standards.time_points, sort_keys=True),
+            float(standards.nrs_mcid), float(standards.odi_mcid),
+            standards.fusion_checkpoint)  # fmt: skip
+
+
+def _points(standards: OutcomeStandards, filters: Filters) -> list[dict]:
+    return [p for p in standards.time_points if filters.time_point in (None, p["code"])]
+
+
+def _sections(query: Query, standards: OutcomeStandards) -> dict[str, dict[int, list[dict]]]:
+    """Each section's rows, by clinic."""
+    found = {
+        "groups": _groups(query),
+        "capture": _capture_rows(query),
+        "proms": _prom_rows(query, standards, _points(standards, query.filters)),
+        "fusion": _fusion_rows(query, standards),
+        "complications": _complication_rows(query),
+        "acknowledgement": _acknowledgement_rows(query),
+        "overdue": _overdue_rows(query),
+    }
+    return {name: _by_clinic(rows) for name, rows in found.items()}
+
+
+def _by_clinic(rows: list[dict]) -> dict[int, list[dict]]:
+    clinics: dict[int, list[dict]] = {}
+    for row in rows:
+        clinics.setdefault(row.pop("clinic_id"), []).append(row)
+    return clinics
+
+
+def _report(clinic: Clinic, filters: Filters, now: datetime, standards: OutcomeStandards,
+            rows: dict[str, list[dict]]) -> dict:  # fmt: skip
     minimum = max(standards.min_group_size, filters.min_group or 0)
-    with chosen(clinic, filters, now) as query:
-        return _report(query, standards, minimum)
-
-
-def _report(query: Query, standards: OutcomeStandards, minimum: int) -> dict:
-    clinic, filters, now = query.clinic, query.filters, query.now
-    points = [
-        p for p in standards.time_points
-        if filters.time_point in (None, p["code"])
-    ]  # fmt: skip
+    groups = rows["groups"]
+    if not groups or groups[0]["scope"] != "all":  # the selection, even when empty
+        groups.insert(0, {"scope": "all", "group": "", "surgeries": 0, "patients": 0})
     return {
         "clinic": {"id": clinic.pk, "name": clinic.name},
         "as_of": now.isoformat(),
@@ -49,22 +97,22 @@ def _report(query: Query, standards: OutcomeStandards, minimum: int) -> dict:
             "time_points": standards.time_points,
             "fusion_checkpoint": standards.fusion_checkpoint,
         },
-        "groups": [figures.suppress(r, "surgeries", minimum, ()) for r in _groups(query)],
-        "capture": [figures.capture(r, minimum) for r in _capture_rows(query)],
-        "proms": [figures.prom(r, minimum) for r in _prom_rows(query, standards, points)],
-        "fusion": [figures.fusion(r, minimum) for r in _fusion_rows(query, standards)],
-        "complications": [figures.complications(r, minimum) for r in _complication_rows(query)],
+        "groups": [figures.suppress(r, "surgeries", minimum, ()) for r in groups],
+        "capture": [figures.capture(r, minimum) for r in rows["capture"]],
+        "proms": [figures.prom(r, minimum) for r in rows["proms"]],
+        "fusion": [figures.fusion(r, minimum) for r in rows["fusion"]],
+        "complications": [figures.complications(r, minimum) for r in rows["complications"]],
         "acknowledgement": [
             figures.suppress(
                 r, "alerts", minimum, ("acknowledged", "median_hours", "p90_hours", "mean_hours")
             )
-            for r in _acknowledgement_rows(query)
+            for r in rows["acknowledgement"]
         ],
         "overdue": [
             figures.suppress(
                 r, "overdue", minimum, ("still_missing", "median_days", "p90_days", "mean_days")
             )
-            for r in _overdue_rows(query)
+            for r in rows["overdue"]
         ],
     }
 
@@ -74,7 +122,7 @@ def capture(clinic: Clinic, filters: Filters, now: datetime) -> dict:
     followup/fhir/measures.py): two queries, the standards and the capture rows."""
     standards = OutcomeStandards.objects.current(clinic.pk)
     minimum = max(standards.min_group_size, filters.min_group or 0)
-    rows = _capture_rows(Query(clinic, filters, now))
+    rows = _by_clinic(_capture_rows(Query([clinic], filters, now))).get(clinic.pk, [])
     return {
         "standards": {"version": standards.version, "min_group_size": minimum},
         "capture": [figures.capture(r, minimum) for r in rows],
@@ -93,18 +141,15 @@ def _fetch(sql: str, params: dict) -> list[dict]:
 
 def _groups(query: Query) -> list[dict]:
     """The size of the selection and of each group; the selection even when empty."""
-    rows = _fetch(
+    return _fetch(
         query.cte()
         + f"""
-        SELECT s.scope, s.grp AS "group", count(*) AS surgeries,
+        SELECT c.clinic_id, s.scope, s.grp AS "group", count(*) AS surgeries,
                count(DISTINCT c.patient_id) AS patients
         FROM cohort c {query.scopes()}
-        GROUP BY s.scope, s.grp ORDER BY s.scope, s.grp""",
+        GROUP BY c.clinic_id, s.scope, s.grp ORDER BY c.clinic_id, s.scope, s.grp""",
         query.params,
     )
-    if not rows or rows[0]["scope"] != "all":
-        rows.insert(0, {"scope": "all", "group": "", "surgeries": 0, "patients": 0})
-    return rows
 
 
 def _capture_rows(query: Query) -> list[dict]:
@@ -121,8 +166,8 @@ def _capture_rows(query: Query) -> list[dict]:
     return _fetch(
         query.cte()
         + f"""
-        SELECT s.scope, s.grp AS "group", k.kind, k.code, min(k.label) AS label,
-               min((k.opens_at AT TIME ZONE %(tz)s)::date - c.day) AS day,
+        SELECT c.clinic_id, s.scope, s.grp AS "group", k.kind, k.code, min(k.label) AS label,
+               min((k.opens_at AT TIME ZONE c.tz)::date - c.day) AS day,
                count(*) FILTER (WHERE k.waived_at IS NULL AND {met} AND NOT k.late) AS on_time,
                count(*) FILTER (WHERE k.waived_at IS NULL AND {met} AND k.late) AS late,
                count(*) FILTER (WHERE {unmet} AND {owed}
@@ -133,8 +178,8 @@ def _capture_rows(query: Query) -> list[dict]:
         FROM cohort c
         JOIN followup_checkpoint k ON k.surgery_id = c.id AND k.kind <> 'milestone' {time_point}
         {query.scopes()}
-        GROUP BY s.scope, s.grp, k.kind, k.code
-        ORDER BY s.scope, s.grp, k.kind, day, k.code""",
+        GROUP BY c.clinic_id, s.scope, s.grp, k.kind, k.code
+        ORDER BY c.clinic_id, s.scope, s.grp, k.kind, day, k.code""",
         params,
     )
 
@@ -151,7 +196,7 @@ PAIRS = """
         ),
         obs AS (
             SELECT c.id AS sid, m.measure, m.value, a.assessed_at, c.next_at,
-                   (a.assessed_at AT TIME ZONE %(tz)s)::date - c.day AS day
+                   (a.assessed_at AT TIME ZONE c.tz)::date - c.day AS day
             FROM cohort c
             JOIN patients_assessment a ON a.patient_id = c.patient_id
              AND a.assessed_at >= c.performed_at - make_interval(days => %(baseline_days)s + 2)
@@ -206,7 +251,7 @@ def _prom_rows(query: Query, standards: OutcomeStandards, points: list[dict]) ->
         + PAIRS
         + f"""
         pairs AS (
-            SELECT s.scope, s.grp, l.tp, l.measure, b.value::float AS baseline,
+            SELECT c.clinic_id, s.scope, s.grp, l.tp, l.measure, b.value::float AS baseline,
                    l.value::float AS follow_up, (b.value - l.value)::float AS improvement,
                    CASE l.measure WHEN 'odi' THEN %(odi_mcid)s ELSE %(nrs_mcid)s END AS mcid
             FROM later l JOIN baseline b USING (sid, measure) JOIN cohort c ON c.id = l.sid
@@ -214,12 +259,12 @@ def _prom_rows(query: Query, standards: OutcomeStandards, points: list[dict]) ->
         ),
         ranked AS (
             SELECT p.*,
-                   row_number() OVER (PARTITION BY scope, grp, tp, measure
+                   row_number() OVER (PARTITION BY clinic_id, scope, grp, tp, measure
                                       ORDER BY improvement) AS rank,
-                   count(*) OVER (PARTITION BY scope, grp, tp, measure) AS n
+                   count(*) OVER (PARTITION BY clinic_id, scope, grp, tp, measure) AS n
             FROM pairs p
         )
-        SELECT scope, grp AS "group", tp AS time_point, measure, count(*) AS n,
+        SELECT clinic_id, scope, grp AS "group", tp AS time_point, measure, count(*) AS n,
                min(mcid) AS mcid,
                avg(baseline) AS baseline_mean, avg(follow_up) AS follow_up_mean,
                avg(improvement) AS mean, stddev_samp(improvement) AS sd,
@@ -230,8 +275,8 @@ def _prom_rows(query: Query, standards: OutcomeStandards, points: list[dict]) ->
                    WHERE rank = round(1 + n / 2.0 + %(z)s * sqrt(n) / 2)) AS median_high,
                count(*) FILTER (WHERE improvement >= mcid) AS responders
         FROM ranked
-        GROUP BY scope, grp, tp, measure
-        ORDER BY scope, grp, tp, measure""",
+        GROUP BY clinic_id, scope, grp, tp, measure
+        ORDER BY clinic_id, scope, grp, tp, measure""",
         params,
     )
 
@@ -259,20 +304,20 @@ def _fusion_rows(query: Query, standards: OutcomeStandards) -> list[dict]:
             JOIN followup_alert a ON a.surgery_id = u.id AND a.code = 'pseudarthrosis_suspected'
              AND NOT a.auto_resolved
         )
-        SELECT s.scope, s.grp AS "group", count(*) AS fusions,
+        SELECT c.clinic_id, s.scope, s.grp AS "group", count(*) AS fusions,
                count(a.sid) AS assessed,
                count(*) FILTER (WHERE a.complete) AS complete_bridging,
-               count(*) FILTER (WHERE c.day <= (%(now)s AT TIME ZONE %(tz)s)::date - 365)
+               count(*) FILTER (WHERE c.day <= (%(now)s AT TIME ZONE c.tz)::date - 365)
                    AS followed_a_year,
-               count(*) FILTER (WHERE c.day <= (%(now)s AT TIME ZONE %(tz)s)::date - 365
+               count(*) FILTER (WHERE c.day <= (%(now)s AT TIME ZONE c.tz)::date - 365
                                 AND p.sid IS NOT NULL) AS pseudarthrosis_suspected
         FROM cohort c
         LEFT JOIN assessed a ON a.sid = c.id
         LEFT JOIN suspected p ON p.sid = c.id
         {query.scopes(procedure_levels=True)}
         WHERE c.procedure = ANY(%(fusions)s)
-        GROUP BY s.scope, s.grp
-        ORDER BY s.scope, s.grp""",
+        GROUP BY c.clinic_id, s.scope, s.grp
+        ORDER BY c.clinic_id, s.scope, s.grp""",
         params,
     )
 
@@ -294,10 +339,10 @@ def _complication_rows(query: Query) -> list[dict]:
              AND NOT a.auto_resolved
             GROUP BY a.surgery_id
         )
-        SELECT s.scope, s.grp AS "group", count(*) AS surgeries, {", ".join(columns)}
+        SELECT c.clinic_id, s.scope, s.grp AS "group", count(*) AS surgeries, {", ".join(columns)}
         FROM cohort c LEFT JOIN hits h ON h.sid = c.id {query.scopes()}
-        GROUP BY s.scope, s.grp
-        ORDER BY s.scope, s.grp""",
+        GROUP BY c.clinic_id, s.scope, s.grp
+        ORDER BY c.clinic_id, s.scope, s.grp""",
         params,
     )
 
@@ -308,7 +353,7 @@ def _acknowledgement_rows(query: Query) -> list[dict]:
     return _fetch(
         query.cte()
         + f"""
-        SELECT s.scope, s.grp AS "group", coalesce(a.severity, '') AS severity,
+        SELECT c.clinic_id, s.scope, s.grp AS "group", coalesce(a.severity, '') AS severity,
                count(*) AS alerts, count(a.acknowledged_at) AS acknowledged,
                percentile_cont(0.5) WITHIN GROUP (ORDER BY h.hours) AS median_hours,
                percentile_cont(0.9) WITHIN GROUP (ORDER BY h.hours) AS p90_hours,
@@ -319,8 +364,8 @@ def _acknowledgement_rows(query: Query) -> list[dict]:
             SELECT extract(epoch FROM a.acknowledged_at - a.created_at)::float / 3600 AS hours
         ) h
         {query.scopes()}
-        GROUP BY GROUPING SETS ((s.scope, s.grp, a.severity), (s.scope, s.grp))
-        ORDER BY s.scope, s.grp, severity""",
+        GROUP BY c.clinic_id, GROUPING SETS ((s.scope, s.grp, a.severity), (s.scope, s.grp))
+        ORDER BY c.clinic_id, s.scope, s.grp, severity""",
         query.params,
     )
 
@@ -332,7 +377,7 @@ def _overdue_rows(query: Query) -> list[dict]:
     return _fetch(
         query.cte()
         + f"""
-        SELECT s.scope, s.grp AS "group", coalesce(k.code, '') AS code,
+        SELECT c.clinic_id, s.scope, s.grp AS "group", coalesce(k.code, '') AS code,
                count(*) AS overdue, count(*) FILTER (WHERE e.id IS NULL) AS still_missing,
                percentile_cont(0.5) WITHIN GROUP (ORDER BY d.days) AS median_days,
                percentile_cont(0.9) WITHIN GROUP (ORDER BY d.days) AS p90_days,
@@ -347,7 +392,7 @@ def _overdue_rows(query: Query) -> list[dict]:
         ) d
         {query.scopes()}
         WHERE e.id IS NULL OR e.performed_at > k.overdue_at
-        GROUP BY GROUPING SETS ((s.scope, s.grp, k.code), (s.scope, s.grp))
-        ORDER BY s.scope, s.grp, code""",
+        GROUP BY c.clinic_id, GROUPING SETS ((s.scope, s.grp, k.code), (s.scope, s.grp))
+        ORDER BY c.clinic_id, s.scope, s.grp, code""",
         query.params,
     )

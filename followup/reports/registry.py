@@ -55,7 +55,7 @@ def rows(clinic: Clinic, filters: Filters, now: datetime, pseudonyms: Pseudonyms
     """(columns, rows, patient ids): the rows as lists in COLUMNS' order."""
     standards = OutcomeStandards.objects.current(clinic.pk)
     points = [p for p in standards.time_points if filters.time_point in (None, p["code"])]
-    query = Query(clinic, Filters(**{**filters.__dict__, "group_by": "none"}), now)
+    query = Query([clinic], Filters(**{**filters.__dict__, "group_by": "none"}), now)
     params = {**query.params, "complications": _complication_cases()}
     checkpoints = _fetch(query.cte() + _CHECKPOINTS.format(
         time_point="AND k.code = %(time_point)s" if filters.time_point else ""
@@ -105,13 +105,13 @@ _CHECKPOINTS = (
     + _SURGERY
     + """,
            k.code AS time_point, k.kind,
-           (k.opens_at AT TIME ZONE %(tz)s)::date - c.day AS day,
+           (k.opens_at AT TIME ZONE c.tz)::date - c.day AS day,
            CASE WHEN k.waived_at IS NOT NULL THEN 'not_applicable'
                 WHEN k.satisfied_by_id IS NOT NULL AND k.late THEN 'late'
                 WHEN k.satisfied_by_id IS NOT NULL THEN 'on_time'
                 WHEN k.overdue_at > %(now)s THEN 'pending'
                 WHEN k.required THEN 'missed' ELSE 'not_applicable' END AS status,
-           (e.performed_at AT TIME ZONE %(tz)s)::date AS exam_date, e.modality,
+           (e.performed_at AT TIME ZONE c.tz)::date AS exam_date, e.modality,
            (SELECT string_agg(DISTINCT f.value #>> '{{}}', ' ') FROM imaging_finding f
             WHERE f.exam_id = e.id AND f.code = 'bridging') AS bridging
     FROM cohort c
@@ -142,7 +142,7 @@ _PROMS = (
     + """,
            tp.code AS time_point, 'prom' AS kind, tp.opens AS day,
            CASE WHEN m.sid IS NOT NULL THEN 'reported'
-                WHEN c.day + tp.due < (%(now)s AT TIME ZONE %(tz)s)::date THEN 'missed'
+                WHEN c.day + tp.due < (%(now)s AT TIME ZONE c.tz)::date THEN 'missed'
                 ELSE 'pending' END AS status,
            b.nrs_back AS nrs_back_baseline, m.nrs_back, b.nrs_leg AS nrs_leg_baseline,
            m.nrs_leg, b.odi AS odi_baseline, m.odi

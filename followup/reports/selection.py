@@ -51,9 +51,11 @@ class Filters:
 
 @dataclass
 class Query:
-    """The CTEs every section starts from, with their parameters."""
+    """The CTEs every section starts from, with their parameters: the surgeries of one
+    clinic or of several (each row has its `clinic_id` and its clinic's time zone `tz`,
+    and every section counts per clinic)."""
 
-    clinic: Clinic
+    clinics: list[Clinic]
     filters: Filters
     now: datetime
     params: dict = field(default_factory=dict)
@@ -61,7 +63,7 @@ class Query:
 
     def __post_init__(self):
         f = self.filters
-        self.params.update(clinic=self.clinic.pk, tz=self.clinic.timezone, now=self.now)
+        self.params.update(clinics=[clinic.pk for clinic in self.clinics], now=self.now)
         where = ["TRUE"]
         for name, clause in (
             ("surgeon", "e.surgeon = %(surgeon)s"),
@@ -96,14 +98,14 @@ class Query:
     def cohort(self) -> str:
         """The chosen surgeries, with the time of each patient's next surgery."""
         return f"""every AS (
-            SELECT s.id, s.patient_id, s.procedure, s.surgeon, s.performed_at,
-                   cardinality(s.levels) AS n_levels,
-                   (s.performed_at AT TIME ZONE %(tz)s)::date AS day,
+            SELECT s.id, s.clinic_id, cl.timezone AS tz, s.patient_id, s.procedure, s.surgeon,
+                   s.performed_at, cardinality(s.levels) AS n_levels,
+                   (s.performed_at AT TIME ZONE cl.timezone)::date AS day,
                    lead(s.performed_at) OVER (
                        PARTITION BY s.patient_id ORDER BY s.performed_at, s.id
                    ) AS next_at
-            FROM patients_surgery s
-            WHERE s.clinic_id = %(clinic)s
+            FROM patients_surgery s JOIN patients_clinic cl ON cl.id = s.clinic_id
+            WHERE s.clinic_id = ANY(%(clinics)s)
         ),
         cohort AS (
             SELECT e.* FROM every e WHERE {self.where} AND e.performed_at <= %(now)s
@@ -114,11 +116,11 @@ TABLE = "report_cohort"
 
 
 @contextmanager
-def chosen(clinic: Clinic, filters: Filters, now: datetime) -> Iterator[Query]:
+def chosen(clinics: list[Clinic], filters: Filters, now: datetime) -> Iterator[Query]:
     """The selection read once, into a temporary table the queries of a whole report
     start from (instead of each finding the clinic's surgeries again); gone at the end,
     or with the transaction if a query fails."""
-    query = Query(clinic, filters, now)
+    query = Query(clinics, filters, now)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             f"CREATE TEMPORARY TABLE {TABLE} AS WITH {query.cohort()} SELECT * FROM cohort",
