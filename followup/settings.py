@@ -245,6 +245,10 @@ PROM_LINK_RATE = env_int("PROM_LINK_RATE", 30)
 # Answers posted per client address and 10 minutes (one screen each: the longest
 # questionnaire has about 15, with going back and forth): a script posting in a loop is cut.
 PROM_ANSWER_RATE = env_int("PROM_ANSWER_RATE", 120)
+# The memory each sort or hash of an outcomes report may use, in MB (PostgreSQL's work_mem,
+# for the report's transaction only): the reports of many clinics at once sort hundreds of
+# thousands of rows, which the server's default (4 MB) writes to disk.
+REPORT_WORK_MEM_MB = env_int("REPORT_WORK_MEM_MB", 64, minimum=4)
 LANGUAGES = [("en", "English"), ("fr", "Français")]
 LOCALE_PATHS = [BASE_DIR / "followup" / "locale"]
 

@@ -234,8 +234,8 @@ def pair_params(standards: OutcomeStandards, points: list[dict]) -> dict:
 def _prom_rows(query: Query, standards: OutcomeStandards, points: list[dict]) -> list[dict]:
     """Per time point and measure: the pairs (baseline, follow-up) of each surgery, their
     improvement (baseline minus follow-up: positive is better), its mean, standard
-    deviation, median, the two order statistics bounding the median's interval (window
-    functions), and the responders at the MCID."""
+    deviation, median, the two order statistics bounding the median's interval (by their
+    ranks in the group's improvements, in order), and the responders at the MCID."""
     if not points:
         return []
     params = {
@@ -257,25 +257,22 @@ def _prom_rows(query: Query, standards: OutcomeStandards, points: list[dict]) ->
             FROM later l JOIN baseline b USING (sid, measure) JOIN cohort c ON c.id = l.sid
             {query.scopes()}
         ),
-        ranked AS (
-            SELECT p.*,
-                   row_number() OVER (PARTITION BY clinic_id, scope, grp, tp, measure
-                                      ORDER BY improvement) AS rank,
-                   count(*) OVER (PARTITION BY clinic_id, scope, grp, tp, measure) AS n
-            FROM pairs p
+        summed AS (
+            SELECT clinic_id, scope, grp, tp, measure, count(*) AS n, min(mcid) AS mcid,
+                   avg(baseline) AS baseline_mean, avg(follow_up) AS follow_up_mean,
+                   avg(improvement) AS mean, stddev_samp(improvement) AS sd,
+                   percentile_cont(0.5) WITHIN GROUP (ORDER BY improvement) AS median,
+                   array_agg(improvement ORDER BY improvement) AS ordered,
+                   count(*) FILTER (WHERE improvement >= mcid) AS responders
+            FROM pairs
+            GROUP BY clinic_id, scope, grp, tp, measure
         )
-        SELECT clinic_id, scope, grp AS "group", tp AS time_point, measure, count(*) AS n,
-               min(mcid) AS mcid,
-               avg(baseline) AS baseline_mean, avg(follow_up) AS follow_up_mean,
-               avg(improvement) AS mean, stddev_samp(improvement) AS sd,
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY improvement) AS median,
-               max(improvement) FILTER (
-                   WHERE rank = round(n / 2.0 - %(z)s * sqrt(n) / 2)) AS median_low,
-               max(improvement) FILTER (
-                   WHERE rank = round(1 + n / 2.0 + %(z)s * sqrt(n) / 2)) AS median_high,
-               count(*) FILTER (WHERE improvement >= mcid) AS responders
-        FROM ranked
-        GROUP BY clinic_id, scope, grp, tp, measure
+        SELECT clinic_id, scope, grp AS "group", tp AS time_point, measure, n, mcid,
+               baseline_mean, follow_up_mean, mean, sd, median,
+               ordered[round(n / 2.0 - %(z)s * sqrt(n) / 2)::int] AS median_low,
+               ordered[round(1 + n / 2.0 + %(z)s * sqrt(n) / 2)::int] AS median_high,
+               responders
+        FROM summed
         ORDER BY clinic_id, scope, grp, tp, measure""",
         params,
     )

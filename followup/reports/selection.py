@@ -6,6 +6,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 
+from django.conf import settings
 from django.db import connection, transaction
 
 from patients.models import PROCEDURE_FAMILY, Clinic, ProcedureFamily
@@ -119,9 +120,12 @@ TABLE = "report_cohort"
 def chosen(clinics: list[Clinic], filters: Filters, now: datetime) -> Iterator[Query]:
     """The selection read once, into a temporary table the queries of a whole report
     start from (instead of each finding the clinic's surgeries again); gone at the end,
-    or with the transaction if a query fails."""
+    or with the transaction if a query fails. The transaction's sorts and hashes may use
+    REPORT_WORK_MEM_MB each."""
     query = Query(clinics, filters, now)
     with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('work_mem', %s, true)",
+                       [f"{settings.REPORT_WORK_MEM_MB}MB"])  # fmt: skip
         cursor.execute(
             f"CREATE TEMPORARY TABLE {TABLE} AS WITH {query.cohort()} SELECT * FROM cohort",
             query.params,

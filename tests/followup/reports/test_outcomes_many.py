@@ -57,6 +57,6 @@ def test_clinics_together_are_each_clinics_own_report(db, three, group_by):
     assert all(report["groups"][0]["surgeries"] > 0 for report in together.values())
     assert together[three[2].pk]["standards"]["baseline_days"] == 30
     # One pass for the two clinics on the shared standards, one for the third: the
-    # standards (1), then per pass the selection (create, analyse, drop), eight sections
-    # and the savepoint around them.
-    assert len(queries) == 1 + 2 * 12
+    # standards (1), then per pass the memory setting, the selection (create, analyse,
+    # drop), eight sections and the savepoint around them.
+    assert len(queries) == 1 + 2 * 13
