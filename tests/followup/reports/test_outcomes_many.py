@@ -3,16 +3,20 @@ report of all its clinics runs) are each clinic's own report, figure for figure:
 in different time zones, one with outcome standards of its own (computed in a pass of its
 own)."""
 
+import json
 import math
 
 import pytest
+import time_machine
+from django.core.management import CommandError, call_command
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from followup.models import Alert, OutcomeStandards
 from followup.ops.cohort import Generator
 from followup.reports import outcomes, selection
-from patients.models import Clinic, Patient
+from patients.models import Clinic, Patient, RecordRead
 
 from .conftest import EFFECTS, NOW, SURGEONS, TODAY
 
@@ -60,3 +64,27 @@ def test_clinics_together_are_each_clinics_own_report(db, three, group_by):
     # standards (1), then per pass the memory setting, the selection (create, analyse,
     # drop), eight sections and the savepoint around them.
     assert len(queries) == 1 + 2 * 13
+
+
+def test_the_command_writes_the_reports_by_slug_and_audits_each_read(db, three, capsys):
+    with time_machine.travel(NOW, tick=False):  # the cohort's "now"
+        call_command("outcomes_report", "--clinic", three[0].slug, "--clinic", three[1].slug,
+                     "--group-by", "surgeon")  # fmt: skip
+    written = json.loads(capsys.readouterr().out)
+    assert set(written) == {three[0].slug, three[1].slug}
+    filters = selection.Filters(group_by="surgeon")
+    for clinic in three[:2]:
+        alone = json.loads(json.dumps(outcomes.run(clinic, filters, NOW), cls=DjangoJSONEncoder))
+        mine = written[clinic.slug]
+        assert same(mine["capture"], alone["capture"]) and mine["groups"] == alone["groups"]
+    reads = RecordRead.objects.filter(endpoint="manage.py outcomes_report")
+    assert sorted(r.clinic_id for r in reads) == sorted(c.pk for c in three[:2])
+    assert all(r.patient_ids == [] and r.user is None for r in reads)
+
+
+def test_the_command_refuses_an_unknown_clinic_and_a_bad_filter(db, three):
+    with pytest.raises(CommandError, match="No clinic nowhere"):
+        call_command("outcomes_report", "--clinic", "nowhere")
+    with pytest.raises(CommandError, match="group_by"):
+        call_command("outcomes_report", "--group-by", "mood")
+    assert not RecordRead.objects.filter(endpoint="manage.py outcomes_report").exists()
