@@ -167,7 +167,7 @@ def _capture_rows(query: Query) -> list[dict]:
         query.cte()
         + f"""
         SELECT c.clinic_id, s.scope, s.grp AS "group", k.kind, k.code, min(k.label) AS label,
-               min((k.opens_at AT TIME ZONE c.tz)::date - c.day) AS day,
+               min(k.day) AS day,
                count(*) FILTER (WHERE k.waived_at IS NULL AND {met} AND NOT k.late) AS on_time,
                count(*) FILTER (WHERE k.waived_at IS NULL AND {met} AND k.late) AS late,
                count(*) FILTER (WHERE {unmet} AND {owed}
@@ -176,7 +176,12 @@ def _capture_rows(query: Query) -> list[dict]:
                                 AND k.overdue_at <= %(now)s)) AS not_applicable,
                count(*) FILTER (WHERE {unmet} AND k.overdue_at > %(now)s) AS pending
         FROM cohort c
-        JOIN followup_checkpoint k ON k.surgery_id = c.id AND k.kind <> 'milestone' {time_point}
+        -- The window's opening day, in the clinic's zone, once per checkpoint (not per scope).
+        JOIN LATERAL (
+            SELECT k.*, (k.opens_at AT TIME ZONE c.tz)::date - c.day AS day
+            FROM followup_checkpoint k
+            WHERE k.surgery_id = c.id AND k.kind <> 'milestone' {time_point}
+        ) k ON TRUE
         {query.scopes()}
         GROUP BY c.clinic_id, s.scope, s.grp, k.kind, k.code
         ORDER BY c.clinic_id, s.scope, s.grp, k.kind, day, k.code""",
