@@ -1,9 +1,10 @@
-"""The outcomes report of one clinic (docs/outcomes.md), computed in SQL.
+"""The outcomes report of a clinic, or of several computed together (docs/outcomes.md),
+in SQL.
 
-Every figure is an aggregate over the clinic's surgeries chosen by the filters: a fixed
+Every figure is an aggregate over each clinic's surgeries chosen by the filters: a fixed
 number of queries (aggregates, window functions, ordered-set aggregates), whatever the
-number of patients; Python only turns the aggregates into intervals (stats.py) and
-suppresses the groups smaller than the clinic's minimum.
+number of patients or clinics; Python only turns the aggregates into intervals
+(stats.py) and suppresses the groups smaller than the clinic's minimum.
 
 Each section answers rows for the whole selection (scope `all`) and, when asked, for each
 group of one dimension (scope `group`: by surgeon, procedure or number of levels); fusion
@@ -52,7 +53,8 @@ def _in_the_queries(standards: OutcomeStandards) -> tuple:
             standards.fusion_checkpoint)  # fmt: skip
 
 
-def _points(standards: OutcomeStandards, filters: Filters) -> list[dict]:
+def time_points(standards: OutcomeStandards, filters: Filters) -> list[dict]:
+    """The standards' PROM time points the filters ask for (all, or the one named)."""
     return [p for p in standards.time_points if filters.time_point in (None, p["code"])]
 
 
@@ -61,7 +63,7 @@ def _sections(query: Query, standards: OutcomeStandards) -> dict[str, dict[int, 
     found = {
         "groups": _groups(query),
         "capture": _capture_rows(query),
-        "proms": _prom_rows(query, standards, _points(standards, query.filters)),
+        "proms": _prom_rows(query, standards, time_points(standards, query.filters)),
         "fusion": _fusion_rows(query, standards),
         "complications": _complication_rows(query),
         "acknowledgement": _acknowledgement_rows(query),
@@ -140,7 +142,7 @@ def _fetch(sql: str, params: dict) -> list[dict]:
 
 
 def _groups(query: Query) -> list[dict]:
-    """The size of the selection and of each group; the selection even when empty."""
+    """The size of the selection and of each group (`_report` adds an empty selection)."""
     return _fetch(
         query.cte()
         + f"""

@@ -20,7 +20,7 @@ from django.db import connection
 from patients.models import Clinic
 
 from ..models import OutcomeStandards
-from .outcomes import COMPLICATIONS, PAIRS, Filters, Query, pair_params
+from .outcomes import COMPLICATIONS, PAIRS, Filters, Query, pair_params, time_points
 
 COLUMNS = [
     "patient_key", "surgery_key", "sex", "age_at_surgery", "procedure", "levels",
@@ -54,7 +54,7 @@ class Pseudonyms:
 def rows(clinic: Clinic, filters: Filters, now: datetime, pseudonyms: Pseudonyms):
     """(columns, rows, patient ids): the rows as lists in COLUMNS' order."""
     standards = OutcomeStandards.objects.current(clinic.pk)
-    points = [p for p in standards.time_points if filters.time_point in (None, p["code"])]
+    points = time_points(standards, filters)
     query = Query([clinic], Filters(**{**filters.__dict__, "group_by": "none"}), now)
     params = {**query.params, "complications": _complication_cases()}
     checkpoints = _fetch(query.cte() + _CHECKPOINTS.format(

@@ -310,21 +310,21 @@ def _save_exam(ctx: Context, patient: Patient, data: dict, obr: Segment, pid: Se
     """An exam through the exams endpoint's bulk path with one record: the same
     serializer validates it (its fields built once per thread, the rows it checks against
     read in two queries), and it is written in a few statements with the same signal."""
+    lock_patients([patient.pk])  # first (the lock order), so what is read below holds
     lookup = BulkLookup.of_patient(patient)
     read_exams(lookup, [ctx.clinic_id], [data])
     existing = existing_exam(lookup, patient.pk, data["accession_number"], None)
     checker = getattr(_checkers, "exam", None)
     if checker is None:
-        checker = _checkers.exam = ExamSerializer()
-    checker._context = {"request": ctx.request, "bulk": lookup}
+        checker = _checkers.exam = ExamSerializer(context={})
+    checker.context.update(request=ctx.request, bulk=lookup)
     checker.instance, checker.partial = existing, existing is not None
     try:
         validated = checker.run_validation(data)
     except ValidationError as error:
         raise _located(error.detail, obr, EXAM_PLACES, pid, findings) from None
-    lock_patients([patient.pk])
     serializer = ExamSerializer(existing, data=data, partial=existing is not None,
-                                context=checker._context)  # fmt: skip
+                                context=checker.context)  # fmt: skip
     [saved] = save_exams([(0, checked(serializer, validated))])
     return saved["id"]
 
